@@ -1,0 +1,51 @@
+"""``platform-kit``: the operators' command line.
+
+Each area of the bundle contributes a subcommand group through a ``register(subparsers)`` function in
+its own ``cli`` module, so this file only lists them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from platform_kit import __version__
+
+# Modules exposing ``register(subparsers: argparse._SubParsersAction) -> None``.
+COMMAND_MODULES: list[str] = []
+
+
+class CommandError(Exception):
+    """An expected failure: printed as one line on stderr, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="platform-kit",
+        description="Operate Airflow maintenance from a shell: the same engines the platform-kit DAGs use.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except CommandError as exc:
+        print(f"platform-kit: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
