@@ -1,0 +1,34 @@
+"""The e2e tier: one real Airflow stack (the sandbox twin) for the whole session.
+
+DAG runs are triggered through the REST API and polled to completion, so every task runs in a forked
+task supervisor with Airflow 3's DB block, exactly as in production. Cron schedules are disabled in this
+mode (only the runs a test triggers happen); asset schedules stay. Component logs are copied to
+``artifacts/twin-logs`` when the session ends so a CI failure can be read.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+E2E_DAGS = Path(__file__).resolve().parent / "dags"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def twin() -> Iterator:
+    from twin.stack import start_twin
+
+    stack = start_twin(extra_dag_folders={"e2e-tests": E2E_DAGS}, manual_only=True, progress=lambda _: None)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        target = ARTIFACTS / "twin-logs"
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(stack.home / "component-logs", target, dirs_exist_ok=True)
+        shutil.copytree(stack.log_folder, target / "airflow-logs", dirs_exist_ok=True, symlinks=True)
+        shutil.rmtree(stack.home, ignore_errors=True)
