@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 from urllib.parse import quote
@@ -134,16 +135,23 @@ class AirflowClient:
                 f"/xcomEntries/{key}")
         return self.get(path, map_index=map_index, deserialize=True)["value"]
 
-    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1,
-                 map_index: int = -1) -> str:
+    def task_log_entries(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1,
+                         map_index: int = -1) -> list[dict]:
+        """The structured log of one try, as the UI reads it (a list of JSON events)."""
         path = (f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}"
                 f"/logs/{try_number}")
         response = self.api.get(
             self.url(path), params={"map_index": map_index, "full_content": True},
-            headers={"Accept": "text/plain"}, timeout=60,
+            headers={"Accept": "application/json"}, timeout=60,
         )
         response.raise_for_status()
-        return response.text
+        return [entry if isinstance(entry, dict) else {"event": entry} for entry in response.json()["content"]]
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1,
+                 map_index: int = -1) -> str:
+        """The log of one try as text: one JSON line per event, non-ASCII kept as is (for grepping)."""
+        entries = self.task_log_entries(dag_id, run_id, task_id, try_number, map_index)
+        return "\n".join(json.dumps(entry, ensure_ascii=False, default=str) for entry in entries)
 
     def set_variable(self, key: str, value: str, description: str | None = None) -> None:
         body = {"key": key, "value": value, "description": description}
