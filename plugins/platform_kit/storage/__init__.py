@@ -1,0 +1,74 @@
+"""Shared object-storage layer for backups and exports (S3 and GCS).
+
+Stable public API (import from ``platform_kit.storage``)::
+
+    store, dest = open_store("s3://bucket/prefix", aws_conn_id="aws_default",
+                             google_conn_id="google_cloud_default")
+    store.check_writable(dest.key())                       # preflight: bucket + write/delete probe
+    set_id = new_set_id()                                   # "20260101T020000Z"
+    set_url = dest.child(set_id)
+    info = store.upload_stream(set_url.key("data.bin"), fileobj, expected_size=n)  # streamed, hashed
+    with store.open_writer(set_url.key("x.json")) as w:   # or write yourself; aborts on exception
+        w.write(b"...")
+    write_manifest(store, set_url, build_manifest("export", set_id, [info], started_at=...))  # LAST
+    read_manifest(store, set_url); list_sets(store, dest)
+    apply_retention(store, dest, RetentionPolicy(daily=7, weekly=4, monthly=6), dry_run=True)
+
+* :class:`StorageURL` / :func:`parse_url` - ``s3://`` and ``gs://`` only; anything else raises
+  :class:`StorageError` with a one-line message.
+* :class:`ObjectStore` - ``open_writer``, ``upload_stream``, ``put_bytes``, ``open_reader``,
+  ``get_bytes``, ``sha256_of``, ``list`` (paginated), ``head``, ``delete``, ``check_bucket``,
+  ``check_writable``. Writers return :class:`ObjectInfo` with ``size`` and ``sha256``.
+* S3: multipart upload, part size from the expected size (>= 8 MiB, <= 10,000 parts), aborted on any
+  error. GCS: resumable upload, cancelled on any error. Either way no partial object is ever visible.
+* Manifests (:mod:`platform_kit.storage.manifest`) and retention (:mod:`platform_kit.storage.retention`).
+
+Heavy SDKs (boto3, google-cloud-storage, providers) are imported only when a store is opened.
+"""
+
+from __future__ import annotations
+
+from platform_kit.storage.base import ObjectInfo, ObjectStore, ObjectWriter
+from platform_kit.storage.clients import gcs_client, get_connection, open_store, s3_client
+from platform_kit.storage.errors import StorageError
+from platform_kit.storage.manifest import (
+    MANIFEST_NAME,
+    BackupSet,
+    build_manifest,
+    delete_set,
+    is_verified,
+    list_sets,
+    new_set_id,
+    parse_set_id,
+    read_manifest,
+    write_manifest,
+)
+from platform_kit.storage.retention import RetentionPlan, RetentionPolicy, apply_retention, plan_retention
+from platform_kit.storage.url import StorageURL, parse_url
+
+__all__ = [
+    "MANIFEST_NAME",
+    "BackupSet",
+    "ObjectInfo",
+    "ObjectStore",
+    "ObjectWriter",
+    "RetentionPlan",
+    "RetentionPolicy",
+    "StorageError",
+    "StorageURL",
+    "apply_retention",
+    "build_manifest",
+    "delete_set",
+    "gcs_client",
+    "get_connection",
+    "is_verified",
+    "list_sets",
+    "new_set_id",
+    "open_store",
+    "parse_set_id",
+    "parse_url",
+    "plan_retention",
+    "read_manifest",
+    "s3_client",
+    "write_manifest",
+]

@@ -1,0 +1,207 @@
+"""What every object store offers, independent of S3 or GCS.
+
+A store is bound to one bucket. Keys are full object keys in that bucket (build them with
+:meth:`platform_kit.storage.url.StorageURL.key`). Writers hash as they go, so the SHA-256 and size of an
+object are known the moment it is committed without reading it back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import BinaryIO, Protocol
+
+from platform_kit.storage.errors import StorageError
+from platform_kit.storage.url import StorageURL
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+#: Read size used when copying streams; big enough to keep syscalls cheap, small enough for RSS.
+COPY_CHUNK = 1 * MiB
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """An object in a bucket. ``sha256`` is set only by writers (computed in-stream)."""
+
+    key: str
+    size: int
+    updated: datetime | None = None
+    sha256: str | None = None
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class ObjectWriter(ABC):
+    """A streaming upload of one object. Nothing is visible in the bucket until :meth:`commit`.
+
+    Use it as a context manager: a clean exit commits, an exception aborts (the partial upload is
+    discarded) and propagates. :attr:`size` and :attr:`sha256` grow as bytes are written.
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.size = 0
+        self._hash = hashlib.sha256()
+        self._state = "open"
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def write(self, data: bytes) -> int:
+        """Append ``data``; may block while a previous chunk is being uploaded."""
+        if self._state != "open":
+            raise ValueError(f"writer for {self.key} is {self._state}")
+        if not data:
+            return 0
+        self._hash.update(data)
+        self.size += len(data)
+        self._write(bytes(data) if isinstance(data, memoryview) else data)
+        return len(data)
+
+    def commit(self) -> ObjectInfo:
+        """Finish the upload and make the object visible; aborts and re-raises if that fails."""
+        if self._state != "open":
+            raise ValueError(f"writer for {self.key} is {self._state}")
+        try:
+            self._commit()
+        except BaseException:
+            self.abort()
+            raise
+        self._state = "committed"
+        return ObjectInfo(self.key, self.size, sha256=self.sha256)
+
+    def abort(self) -> None:
+        """Discard everything written so far. Safe to call more than once; never raises."""
+        if self._state != "open":
+            return
+        self._state = "aborted"
+        try:
+            self._abort()
+        except Exception as exc:
+            # The endpoint may be the thing that failed; a lifecycle rule cleans up what we could not.
+            log.warning("could not abort the upload of %s (%s); nothing was committed", self.key, exc)
+
+    def __enter__(self) -> ObjectWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+    @abstractmethod
+    def _write(self, data: bytes) -> None: ...
+
+    @abstractmethod
+    def _commit(self) -> None: ...
+
+    @abstractmethod
+    def _abort(self) -> None: ...
+
+
+class ObjectStore(ABC):
+    """One bucket on S3 or GCS. Build one with :func:`platform_kit.storage.open_store`."""
+
+    scheme: str
+
+    def __init__(self, bucket: str) -> None:
+        self.bucket = bucket
+
+    @property
+    def root(self) -> StorageURL:
+        return StorageURL(self.scheme, self.bucket)
+
+    @abstractmethod
+    def open_writer(self, key: str, *, expected_size: int | None = None) -> ObjectWriter:
+        """Start a streaming upload of ``key``.
+
+        :param expected_size: a generous estimate of the final size in bytes (e.g. the database size);
+            S3 uses it to choose a part size that stays within 10,000 parts. Unknown is fine.
+        """
+
+    @abstractmethod
+    def open_reader(self, key: str) -> BinaryIO:
+        """A file-like object streaming ``key`` (``read(n)``, ``close()``); nothing is held in memory."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``, following pagination to the end."""
+
+    @abstractmethod
+    def head(self, key: str) -> ObjectInfo | None:
+        """The object's size and time, or ``None`` if it does not exist."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Delete ``key``; deleting a missing key is not an error."""
+
+    @abstractmethod
+    def check_bucket(self) -> None:
+        """Raise :class:`StorageError` unless the bucket exists and these credentials can reach it."""
+
+    def put_bytes(self, key: str, data: bytes) -> ObjectInfo:
+        """Upload a small object in one go (e.g. a manifest)."""
+        with self.open_writer(key, expected_size=len(data)) as writer:
+            writer.write(data)
+        return ObjectInfo(key, writer.size, sha256=writer.sha256)
+
+    def get_bytes(self, key: str) -> bytes:
+        """Download a small object into memory."""
+        with self.open_reader(key) as reader:
+            return reader.read()
+
+    def upload_stream(self, key: str, source: Readable, *, expected_size: int | None = None) -> ObjectInfo:
+        """Copy ``source`` to ``key`` until EOF; abort the upload if reading or writing raises.
+
+        ``source.read`` raising (e.g. a producer process that failed) is what keeps a truncated
+        stream from ever becoming an object.
+        """
+        with self.open_writer(key, expected_size=expected_size) as writer:
+            while chunk := source.read(COPY_CHUNK):
+                writer.write(chunk)
+        return ObjectInfo(key, writer.size, sha256=writer.sha256)
+
+    def check_writable(self, prefix: str) -> None:
+        """Raise :class:`StorageError` unless an object can be written and deleted under ``prefix``."""
+        import uuid
+
+        self.check_bucket()
+        probe = "/".join(p for p in (prefix, f".platform-kit-probe-{uuid.uuid4().hex}") if p)
+        try:
+            self.put_bytes(probe, b"probe")
+            self.delete(probe)
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise StorageError(
+                f"cannot write to {self.root.url_for(prefix)} ({one_line(exc)}); grant write and delete "
+                "on that prefix to the connection's identity"
+            ) from exc
+
+    def sha256_of(self, key: str) -> tuple[str, int]:
+        """Stream ``key`` back and return its SHA-256 and size."""
+        digest = hashlib.sha256()
+        size = 0
+        with self.open_reader(key) as reader:
+            while chunk := reader.read(COPY_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+        return digest.hexdigest(), size
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] or type(exc).__name__

@@ -1,0 +1,112 @@
+"""Grandfather-father-son retention over verified backup sets.
+
+Only sets with a verified manifest take part. Incomplete sets (no manifest), unverified ones and sets
+whose time cannot be parsed are neither counted nor deleted: they are reported as ``ignored`` so an
+operator can look at them. The newest verified set is always kept, whatever the counts.
+
+The policy works like restic's ``--keep-daily/--keep-weekly/--keep-monthly``: walking from newest to
+oldest, a set is kept for "daily" if it is the newest one of a calendar day (UTC) not yet seen, until N
+days are kept; likewise per ISO week and per month. A set kept by any rule stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from platform_kit.storage.base import ObjectStore
+from platform_kit.storage.manifest import BackupSet, delete_set, list_sets
+from platform_kit.storage.url import StorageURL
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How many of the newest days, ISO weeks and months keep their newest backup. All ``>= 0``."""
+
+    daily: int = 7
+    weekly: int = 4
+    monthly: int = 6
+
+    def __post_init__(self) -> None:
+        for name in ("daily", "weekly", "monthly"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"retention {name} must be a whole number >= 0, got {value!r}")
+
+
+@dataclass
+class RetentionPlan:
+    """What retention keeps (set id -> reasons), deletes, and ignores (set id -> why)."""
+
+    keep: dict[str, list[str]] = field(default_factory=dict)
+    delete: list[str] = field(default_factory=list)
+    ignored: dict[str, str] = field(default_factory=dict)
+
+
+_BUCKETS: dict[str, Callable[[datetime], tuple]] = {
+    "daily": lambda t: (t.year, t.month, t.day),
+    "weekly": lambda t: tuple(t.isocalendar()[:2]),
+    "monthly": lambda t: (t.year, t.month),
+}
+
+
+def plan_retention(sets: Sequence[BackupSet], policy: RetentionPolicy) -> RetentionPlan:
+    """Decide, without touching storage, which sets to keep and which to delete."""
+    plan = RetentionPlan()
+    candidates: list[BackupSet] = []
+    for backup in sets:
+        if not backup.complete:
+            plan.ignored[backup.set_id] = "incomplete (no manifest)"
+        elif not backup.verified:
+            plan.ignored[backup.set_id] = "not verified"
+        elif backup.timestamp is None:
+            plan.ignored[backup.set_id] = "timestamp not parseable"
+        else:
+            candidates.append(backup)
+    candidates.sort(key=lambda s: (s.timestamp, s.set_id), reverse=True)
+    if not candidates:
+        return plan
+    plan.keep[candidates[0].set_id] = ["newest verified"]
+    for rule, bucket_of in _BUCKETS.items():
+        limit = getattr(policy, rule)
+        seen: list[tuple] = []
+        for backup in candidates:
+            if len(seen) >= limit:
+                break
+            bucket = bucket_of(backup.timestamp)
+            if bucket in seen:
+                continue
+            seen.append(bucket)
+            plan.keep.setdefault(backup.set_id, []).append(rule)
+    plan.delete = [s.set_id for s in candidates if s.set_id not in plan.keep]
+    return plan
+
+
+def apply_retention(
+    store: ObjectStore, url: StorageURL, policy: RetentionPolicy, *, dry_run: bool = True
+) -> dict[str, Any]:
+    """List the sets under ``url``, plan retention and, unless ``dry_run``, delete what the plan drops.
+
+    :returns: a summary: ``kept`` (id -> reasons), ``deleted`` or ``would_delete`` (ids), ``ignored``,
+        ``objects_deleted`` and ``bytes_freed``.
+    """
+    sets = list_sets(store, url)
+    plan = plan_retention(sets, policy)
+    by_id = {s.set_id: s for s in sets}
+    freed = sum(by_id[i].size for i in plan.delete)
+    objects = 0
+    if not dry_run:
+        for set_id in plan.delete:
+            objects += delete_set(store, by_id[set_id])
+    return {
+        "destination": str(url),
+        "policy": {"daily": policy.daily, "weekly": policy.weekly, "monthly": policy.monthly},
+        "dry_run": dry_run,
+        "kept": plan.keep,
+        ("would_delete" if dry_run else "deleted"): plan.delete,
+        "ignored": plan.ignored,
+        "objects_deleted": objects,
+        ("bytes_would_free" if dry_run else "bytes_freed"): freed,
+    }

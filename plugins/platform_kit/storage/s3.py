@@ -1,0 +1,204 @@
+"""S3 (and S3-compatible) store: multipart streaming uploads that abort on any error."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, BinaryIO
+
+from platform_kit.storage.base import MiB, ObjectInfo, ObjectStore, ObjectWriter, one_line
+from platform_kit.storage.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+MIN_PART_SIZE = 8 * MiB
+MAX_PART_SIZE = 5 * 1024 * MiB
+MAX_PARTS = 10_000
+# Plan for fewer parts than the hard limit so an estimate that is a little low still fits.
+PLANNED_PARTS = 9_000
+
+
+def choose_part_size(expected_size: int | None) -> int:
+    """Part size for a stream of about ``expected_size`` bytes: at least 8 MiB, whole MiB, at most 5 GiB,
+    and small enough in count that the upload stays under 10,000 parts."""
+    if not expected_size or expected_size <= 0:
+        return MIN_PART_SIZE
+    size = math.ceil(expected_size / PLANNED_PARTS / MiB) * MiB
+    return max(MIN_PART_SIZE, min(size, MAX_PART_SIZE))
+
+
+def _grown_part_size(base: int, part_number: int) -> int:
+    """If the estimate was too low, double the part size every 250 parts beyond 8,000 (S3 allows parts
+    of different sizes), which raises the ceiling 256-fold before the 10,000-part limit."""
+    if part_number <= 8_000:
+        return base
+    return min(MAX_PART_SIZE, base * 2 ** ((part_number - 8_000) // 250 + 1))
+
+
+class S3Writer(ObjectWriter):
+    """Buffers one part while the previous one uploads in a background thread (at most two parts in
+    memory). Objects smaller than one part are sent with a single ``PutObject``."""
+
+    def __init__(self, client: Any, bucket: str, key: str, part_size: int) -> None:
+        super().__init__(key)
+        self._client = client
+        self._bucket = bucket
+        self._base_part_size = part_size
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+        self._pending: Future | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    def _next_part_size(self) -> int:
+        return _grown_part_size(self._base_part_size, len(self._parts) + 1)
+
+    def _write(self, data: bytes) -> None:
+        self._buffer += data
+        while len(self._buffer) >= self._next_part_size():
+            size = self._next_part_size()
+            part = bytes(self._buffer[:size])
+            del self._buffer[:size]
+            self._send_part(part)
+
+    def _send_part(self, part: bytes) -> None:
+        if self._upload_id is None:
+            response = self._client.create_multipart_upload(Bucket=self._bucket, Key=self.key)
+            self._upload_id = response["UploadId"]
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
+        self._wait_pending()
+        number = len(self._parts) + 1
+        if number > MAX_PARTS:
+            raise StorageError(
+                f"upload of {self.key} would exceed {MAX_PARTS} parts; pass a larger expected size"
+            )
+        self._parts.append({"PartNumber": number})
+        assert self._executor is not None
+        self._pending = self._executor.submit(self._upload_part, number, part)
+
+    def _upload_part(self, number: int, part: bytes) -> None:
+        response = self._client.upload_part(
+            Bucket=self._bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=part
+        )
+        self._parts[number - 1]["ETag"] = response["ETag"]
+
+    def _wait_pending(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def _commit(self) -> None:
+        if self._upload_id is None:
+            self._client.put_object(Bucket=self._bucket, Key=self.key, Body=bytes(self._buffer))
+            self._buffer = bytearray()
+            return
+        if self._buffer:
+            self._send_part(bytes(self._buffer))
+            self._buffer = bytearray()
+        self._wait_pending()
+        self._client.complete_multipart_upload(
+            Bucket=self._bucket,
+            Key=self.key,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._parts},
+        )
+        self._shutdown()
+
+    def _abort(self) -> None:
+        self._buffer = bytearray()
+        try:
+            if self._pending is not None:
+                self._pending.exception()
+        finally:
+            self._pending = None
+            self._shutdown()
+            if self._upload_id is not None:
+                self._client.abort_multipart_upload(
+                    Bucket=self._bucket, Key=self.key, UploadId=self._upload_id
+                )
+
+    def _shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+
+class _S3Reader:
+    """Streams an object body; ``read`` never loads more than asked for."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def read(self, size: int = -1) -> bytes:
+        return self._body.read() if size is None or size < 0 else self._body.read(size)
+
+    def close(self) -> None:
+        self._body.close()
+
+    def __enter__(self) -> _S3Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+class S3Store(ObjectStore):
+    """A bucket on S3 or an S3-compatible endpoint, through a boto3 client."""
+
+    scheme = "s3"
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        """:param client: a boto3 S3 client (see :func:`platform_kit.storage.clients.s3_client`)."""
+        super().__init__(bucket)
+        self.client = client
+
+    def open_writer(self, key: str, *, expected_size: int | None = None) -> S3Writer:
+        return S3Writer(self.client, self.bucket, key, choose_part_size(expected_size))
+
+    def open_reader(self, key: str) -> BinaryIO:
+        response = self.client.get_object(Bucket=self.bucket, Key=key)
+        return _S3Reader(response["Body"])  # type: ignore[return-value]
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield ObjectInfo(item["Key"], int(item["Size"]), item.get("LastModified"))
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            response = self.client.head_object(Bucket=self.bucket, Key=key)
+        except Exception as exc:
+            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return ObjectInfo(key, int(response["ContentLength"]), response.get("LastModified"))
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def check_bucket(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception as exc:
+            code = _error_code(exc)
+            if code in ("404", "NoSuchBucket", "NotFound"):
+                raise StorageError(
+                    f"S3 bucket {self.bucket!r} does not exist; create it or fix the URL"
+                ) from exc
+            if code in ("403", "AccessDenied", "Forbidden"):
+                raise StorageError(
+                    f"access to S3 bucket {self.bucket!r} denied; check the aws connection's credentials "
+                    "and the bucket policy"
+                ) from exc
+            raise StorageError(
+                f"cannot reach S3 bucket {self.bucket!r} ({one_line(exc)}); check the aws connection "
+                "(endpoint_url, region, credentials)"
+            ) from exc
