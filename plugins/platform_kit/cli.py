@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from platform_kit import __version__
 
 # Modules exposing ``register(subparsers: argparse._SubParsersAction) -> None``.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["platform_kit.export.cli"]
 
 
 class CommandError(Exception):

@@ -166,7 +166,8 @@ def test_bundle_round_trip_and_import_files(tmp_path):
         (b'{"format": "platform-kit-export", "version": 99}', "version 99"),
         (b'{"format": "platform-kit-export", "version": 1, "variables": {}}', "connections"),
         (
-            b'{"format": "platform-kit-export", "version": 1, "variables": {}, "connections": {"c": {"x": 1}}}',
+            b'{"format": "platform-kit-export", "version": 1, "variables": {}, '
+            b'"connections": {"c": {"x": 1}}}',
             "unexpected fields",
         ),
     ],

@@ -1,0 +1,102 @@
+"""Daily encrypted export of every Airflow Variable and Connection, re-importable with the Airflow CLI."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, Param, task
+
+DOC_MD = """
+### Variable and connection export (`platform_kit_export`)
+
+**When to use it**: keep a portable copy of every Variable and Connection stored in the metadata DB
+that survives losing the Fernet key or the whole deployment, and moves to a new Airflow. The file is the
+JSON `airflow variables import` / `airflow connections import` read back, encrypted with AES-256-GCM
+under a key kept in its own Connection (not the Fernet key), uploaded with a `manifest.json` (counts,
+sha256, key fingerprint) and pruned with the same retention as the metadata-DB backups.
+
+**Restore**: `platform-kit export decrypt FILE --key-conn platform_kit_export_key --out DIR`, then
+`platform-kit export import DIR --on-existing skip|overwrite|fail` (or `airflow variables import` /
+`airflow connections import` on the two files). See `docs/export.md`.
+
+**Params**
+- `destination`: `s3://bucket/prefix` or `gs://bucket/prefix`; empty = the Variable `platform_kit_export_url`.
+- `encrypt`: keep `true`. `false` writes a PLAINTEXT export; the summary and title say so.
+- `key_conn_id`: Connection whose password is the key (`platform-kit export generate-key`).
+- `mode`: `sdk` (default; Task SDK + REST API, works under Airflow 3's task DB isolation) or `cli`
+  (runs `airflow variables/connections export` against `metadb_conn_id`: faster, but bypasses the
+  isolation and needs DB network access, the DB driver and the Fernet key on the worker).
+- `api_conn_id`: http Connection, host = API base URL, login/password = service account (`sdk` mode).
+- `metadb_conn_id`: postgres Connection to the metadata DB (`cli` mode).
+- `storage_conn_id`: aws / google_cloud_platform Connection for the destination; empty = the default one.
+- `keep_daily` / `keep_weekly` / `keep_monthly`: retention, as for backups; the newest export is always kept.
+- `dry_run`: collect and encrypt, report sizes and what retention would delete; upload and delete nothing.
+
+**Watch for**: entries defined only as env vars (`AIRFLOW_VAR_*`, `AIRFLOW_CONN_*`) or in a secrets
+backend are not exported (they are not in the DB); for DB entries an env var shadows, the DB value is
+exported and the summary lists them. Keep the key somewhere that survives the deployment: an export
+you cannot decrypt is worthless. No value ever appears in the log or XCom, only counts and hashes.
+"""
+
+with DAG(
+    dag_id="platform_kit_export",
+    description="Encrypted, re-importable export of all Variables and Connections to S3/GCS",
+    doc_md=DOC_MD,
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    is_paused_upon_creation=True,
+    tags=["platform-kit", "maintenance", "export"],
+    default_args={"owner": "platform", "retries": 0},
+    params={
+        "destination": Param(
+            "",
+            type="string",
+            description="s3://bucket/prefix or gs://bucket/prefix; empty = Variable platform_kit_export_url.",
+        ),
+        "encrypt": Param(
+            True, type="boolean", description="Encrypt with the key Connection. false = PLAINTEXT export."
+        ),
+        "key_conn_id": Param(
+            "platform_kit_export_key",
+            type="string",
+            minLength=1,
+            description="Connection whose password holds the base64 32-byte export key (not the Fernet key).",
+        ),
+        "mode": Param(
+            "sdk",
+            type="string",
+            enum=["sdk", "cli"],
+            description="sdk: Task SDK + REST API (default). cli: airflow CLI on metadb_conn_id (opt-in).",
+        ),
+        "api_conn_id": Param(
+            "airflow_api",
+            type="string",
+            minLength=1,
+            description="http Connection of the REST API service account (host = base URL), sdk mode.",
+        ),
+        "metadb_conn_id": Param(
+            "airflow_metadb", type="string", minLength=1, description="postgres Connection, cli mode only."
+        ),
+        "storage_conn_id": Param(
+            "",
+            type="string",
+            description="aws / google_cloud_platform Connection for the destination; empty = default.",
+        ),
+        "keep_daily": Param(7, type="integer", minimum=1, maximum=366, description="Daily exports kept."),
+        "keep_weekly": Param(4, type="integer", minimum=0, maximum=520, description="Weekly exports kept."),
+        "keep_monthly": Param(6, type="integer", minimum=0, maximum=240, description="Monthly exports kept."),
+        "dry_run": Param(
+            False, type="boolean", description="Collect and encrypt only: upload nothing, delete nothing."
+        ),
+    },
+) as dag:
+
+    @task(task_id="export")
+    def export(params=None) -> dict:
+        """Collect, encrypt, upload with a manifest, apply retention; return the summary (no values)."""
+        from platform_kit.export.tasks import export_task
+
+        return export_task(params)
+
+    export()

@@ -1,0 +1,203 @@
+"""``platform-kit export``: generate a key, decrypt an export into import-ready files, restore them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``export generate-key|decrypt|import`` to the ``platform-kit`` parser."""
+    parser = subparsers.add_parser("export", help="variable/connection exports: decrypt and restore")
+    commands = parser.add_subparsers(dest="export_command", metavar="SUBCOMMAND", required=True)
+
+    gen = commands.add_parser("generate-key", help="print a new export key (put it in the key Connection)")
+    gen.set_defaults(handler=_generate_key)
+
+    dec = commands.add_parser(
+        "decrypt",
+        help="decrypt an export into variables.json and connections.json for `airflow ... import`",
+        description="FILE is a local path or an s3:// / gs:// URL of the .pkexp artifact.",
+    )
+    dec.add_argument("file", metavar="FILE")
+    _add_key_arguments(dec)
+    dec.add_argument("--out", required=True, type=Path, metavar="DIR", help="directory for the two files")
+    dec.add_argument("--force", action="store_true", help="overwrite existing files in DIR")
+    dec.set_defaults(handler=_decrypt)
+
+    imp = commands.add_parser(
+        "import",
+        help="restore an export into an Airflow (airflow CLI or REST API)",
+        description="SOURCE is a directory written by `export decrypt`, or an export file/URL (then pass "
+        "a key option). --via cli uses this environment's Airflow (its DB URL and Fernet key); "
+        "--via rest writes through the target's REST API.",
+    )
+    imp.add_argument("source", metavar="SOURCE")
+    _add_key_arguments(imp, required=False)
+    imp.add_argument(
+        "--on-existing",
+        choices=("overwrite", "skip", "fail"),
+        default="fail",
+        help="what to do with keys/ids that already exist (default: fail, before writing anything)",
+    )
+    imp.add_argument("--via", choices=("cli", "rest"), default="cli")
+    imp.add_argument(
+        "--api-conn",
+        metavar="CONN_ID",
+        help="--via rest: http Connection with host = API URL, login/password (default airflow_api)",
+    )
+    imp.add_argument("--api-url", help="--via rest: API base URL (instead of --api-conn)")
+    imp.add_argument("--api-user", help="--via rest: user name (with --api-url)")
+    imp.add_argument(
+        "--api-password-env",
+        metavar="NAME",
+        help="--via rest: environment variable holding the password (with --api-url)",
+    )
+    imp.set_defaults(handler=_import)
+
+
+def _add_key_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    parser.add_argument(
+        "--storage-conn",
+        metavar="CONN_ID",
+        help="aws / google_cloud_platform Connection for s3:// or gs:// sources (default: the default one)",
+    )
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument(
+        "--key-conn",
+        metavar="CONN_ID",
+        help="Connection whose password is the key (env vars / secrets backends)",
+    )
+    group.add_argument("--key-env", metavar="NAME", help="environment variable holding the key")
+    group.add_argument("--key-file", type=Path, metavar="PATH", help="file holding the key")
+
+
+def _fail(exc: Exception):
+    from platform_kit.cli import CommandError
+
+    return CommandError(str(exc))
+
+
+def _load_key(args: argparse.Namespace) -> bytes | None:
+    from platform_kit.export import keys
+
+    if args.key_conn:
+        return keys.key_from_connection(args.key_conn)
+    if args.key_env:
+        return keys.key_from_env(args.key_env)
+    if args.key_file:
+        return keys.key_from_file(args.key_file)
+    return None
+
+
+def _read_source(location: str, storage_conn: str | None) -> tuple[bytes, dict[str, Any] | None]:
+    """The artifact's bytes and, for a storage URL, its manifest (``None`` if there is none)."""
+    if "://" not in location:
+        try:
+            return Path(location).read_bytes(), None
+        except OSError as exc:
+            raise _fail(Exception(f"cannot read {location}: {exc.strerror}")) from None
+    from platform_kit.export.publish import download
+
+    return download(location, storage_conn_id=storage_conn)
+
+
+def _open_document(args: argparse.Namespace, location: str) -> dict[str, Any]:
+    import hashlib
+
+    from platform_kit.export import crypto
+    from platform_kit.export.format import parse_bundle
+
+    data, manifest = _read_source(location, args.storage_conn)
+    if manifest is not None and manifest.get("sha256") != hashlib.sha256(data).hexdigest():
+        raise _fail(Exception(f"{location} does not match the sha256 in its manifest; the upload is damaged"))
+    key = _load_key(args)
+    if crypto.is_encrypted(data):
+        if key is None:
+            raise _fail(Exception(f"{location} is encrypted; pass --key-conn, --key-env or --key-file"))
+        data = crypto.decrypt(data, key)
+    return parse_bundle(data)
+
+
+def _run(fn, *args):
+    from platform_kit.export.errors import ExportError
+    from platform_kit.storage.errors import StorageError
+
+    try:
+        return fn(*args)
+    except (ExportError, StorageError) as exc:
+        raise _fail(exc) from None
+
+
+def _generate_key(args: argparse.Namespace) -> int:
+    from platform_kit.export.crypto import generate_key, key_fingerprint, parse_key
+
+    key = generate_key()
+    print(key)
+    print(
+        f"# fingerprint {key_fingerprint(parse_key(key))}; store the key in a Connection's password, "
+        "and a copy outside this Airflow",
+        flush=True,
+    )
+    return 0
+
+
+def _decrypt(args: argparse.Namespace) -> int:
+    from platform_kit.export.format import write_import_files
+
+    def work() -> int:
+        document = _open_document(args, args.file)
+        paths = write_import_files(document, args.out, overwrite=args.force)
+        print(
+            f"wrote {len(document['variables'])} variables to {paths[0]} and "
+            f"{len(document['connections'])} connections to {paths[1]} (plaintext secrets: delete after use)"
+        )
+        return 0
+
+    return _run(work)
+
+
+def _import(args: argparse.Namespace) -> int:
+    import os
+
+    from platform_kit.export import restore
+    from platform_kit.export.api import AirflowApi
+    from platform_kit.export.format import write_import_files
+
+    def api() -> AirflowApi:
+        if args.api_url:
+            if not (args.api_user and args.api_password_env and args.api_password_env in os.environ):
+                raise _fail(
+                    Exception("--api-url needs --api-user and --api-password-env naming a set variable")
+                )
+            return AirflowApi(
+                args.api_url, args.api_user, os.environ[args.api_password_env], conn_id="--api-url"
+            )
+        from platform_kit.export.lookup import lookup_connection
+
+        conn_id = args.api_conn or "airflow_api"
+        return AirflowApi.from_connection(lookup_connection(conn_id, "REST API of the target"))
+
+    def work() -> int:
+        source = Path(args.source)
+        tmp: Path | None = None
+        try:
+            if not source.is_dir():
+                tmp = Path(tempfile.mkdtemp(prefix="platform-kit-import-"))
+                write_import_files(_open_document(args, args.source), tmp)
+                source = tmp
+            if args.via == "rest":
+                outcome = restore.import_with_rest(source, args.on_existing, api())
+            else:
+                outcome = restore.import_with_cli(source, args.on_existing)
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+        print(json.dumps({"imported": outcome, "on_existing": args.on_existing}, sort_keys=True))
+        return 0
+
+    return _run(work)

@@ -1,0 +1,184 @@
+"""Read every variable and connection of the metadata DB, values included, in import format.
+
+Two ways, chosen by the DAG's ``mode`` Param:
+
+``sdk`` (default, supported Airflow 3 interfaces): variable keys from ``Variable.keys()``, values from
+``Variable.get()``; connection ids from ``GET /api/v2/connections`` and each connection from
+``Connection.get()``; descriptions of both from the REST API (the execution API does not carry them).
+Works wherever a task runs; one execution-API round trip per key.
+
+``cli`` (opt-in): ``airflow variables export`` and ``airflow connections export`` in a subprocess whose
+``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` points at the metadata DB through the ``airflow_metadb``
+Connection. Faster (two queries), but it deliberately bypasses Airflow 3's task DB isolation, needs a
+network path from the worker to the DB plus the DB driver and the Fernet key on the worker, and inherits
+the CLI's fidelity (JSON values come back re-indented).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from platform_kit.export.errors import ExportError
+from platform_kit.export.format import ConnectionLike, ExportContent, connection_entry, variable_entry
+
+MAX_LISTED = 20  # how many skipped/shadowed names a summary lists before it only counts
+
+
+def env_shadowed(kind: str, name: str) -> bool:
+    """Whether an ``AIRFLOW_VAR_*`` / ``AIRFLOW_CONN_*`` env var hides the metadata-DB entry ``name``.
+
+    Secrets lookups check env vars before the metadata DB, so ``Variable.get``/``Connection.get`` would
+    return the env value instead of the stored one.
+    """
+    prefix = "AIRFLOW_VAR_" if kind == "variable" else "AIRFLOW_CONN_"
+    return f"{prefix}{name.upper()}" in os.environ
+
+
+def collect_variables(
+    keys: Iterable[str],
+    get_value: Callable[[str], str | None],
+    descriptions: Mapping[str, str | None],
+    content: ExportContent,
+    *,
+    get_stored_value: Callable[[str], str | None] | None = None,
+) -> None:
+    """Add every variable in ``keys`` to ``content``.
+
+    :param keys: the keys stored in the metadata DB (``Variable.keys()``).
+    :param get_value: reads one value (``Variable.get``); raises or returns ``None`` if it is gone.
+    :param descriptions: key -> description, from the REST API.
+    :param get_stored_value: reads the metadata-DB value directly; used for keys an env var shadows.
+    """
+    for key in keys:
+        reader = get_value
+        if get_stored_value is not None and env_shadowed("variable", key):
+            reader = get_stored_value
+            content.shadowed.append(key)
+        try:
+            value = reader(key)
+        except Exception as exc:
+            if not _is_not_found(exc):
+                raise
+            value = None
+        if value is None:
+            # Deleted between listing and reading, or a NULL value the Task SDK reports as missing.
+            content.skipped.append(key)
+            continue
+        content.variables[key] = variable_entry(value, descriptions.get(key))
+
+
+def collect_connections(
+    descriptions: Mapping[str, str | None],
+    get_connection: Callable[[str], ConnectionLike | None],
+    content: ExportContent,
+    *,
+    get_stored_connection: Callable[[str], ConnectionLike | None] | None = None,
+) -> None:
+    """Add every connection id in ``descriptions`` (from the REST API) to ``content``, read in full.
+
+    :param get_connection: reads one connection in full (``Connection.get``).
+    :param get_stored_connection: reads the metadata-DB connection directly; used for ids an env var shadows.
+    """
+    for conn_id, description in descriptions.items():
+        reader = get_connection
+        if get_stored_connection is not None and env_shadowed("connection", conn_id):
+            reader = get_stored_connection
+            content.shadowed.append(conn_id)
+        try:
+            conn = reader(conn_id)
+        except Exception as exc:
+            if not _is_not_found(exc):
+                raise
+            conn = None
+        if conn is None:
+            content.skipped.append(conn_id)
+            continue
+        content.connections[conn_id] = connection_entry(conn, description)
+
+
+def _is_not_found(exc: Exception) -> bool:
+    name = type(exc).__name__
+    if name == "AirflowNotFoundException":
+        return True
+    error = getattr(exc, "error", None)
+    return "NOT_FOUND" in str(getattr(error, "error", ""))
+
+
+def sqlalchemy_url(conn: ConnectionLike, conn_id: str) -> str:
+    """A ``postgresql+psycopg2://`` URL for the Airflow CLI from a postgres Connection."""
+    if (conn.conn_type or "").lower() not in ("postgres", "postgresql"):
+        raise ExportError(
+            f"connection {conn_id!r} must be of type postgres for cli mode, not {conn.conn_type!r}"
+        )
+    if not conn.host:
+        raise ExportError(f"connection {conn_id!r} has no host; point it at the metadata DB")
+    auth = quote(conn.login or "", safe="")
+    if conn.password:
+        auth += ":" + quote(conn.password, safe="")
+    port = f":{conn.port}" if conn.port else ""
+    return f"postgresql+psycopg2://{auth}@{conn.host}{port}/{quote(conn.schema or 'airflow', safe='')}"
+
+
+def collect_via_cli(
+    metadb: ConnectionLike, conn_id: str, *, airflow_bin: str = "airflow", timeout: float = 900
+) -> ExportContent:
+    """Run ``airflow variables export`` / ``airflow connections export`` against the metadata DB.
+
+    The CLI writes into a private temporary directory that is removed afterwards; its output never reaches
+    the task log (errors are reduced to their last line with the DB password blanked).
+
+    :param metadb: the postgres Connection to the metadata DB (``airflow_metadb``).
+    :param conn_id: its id, for error messages.
+    :param airflow_bin: the ``airflow`` executable.
+    """
+    url = sqlalchemy_url(metadb, conn_id)
+    env = dict(os.environ)
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = url
+    env.pop("AIRFLOW__CORE__SQL_ALCHEMY_CONN", None)
+    secrets = [s for s in (metadb.password, quote(metadb.password or "", safe="")) if s]
+    workdir = Path(tempfile.mkdtemp(prefix="platform-kit-export-"))
+    try:
+        variables_path = workdir / "variables.json"
+        connections_path = workdir / "connections.json"
+        _run_cli([airflow_bin, "variables", "export", str(variables_path)], env, secrets, timeout)
+        _run_cli(
+            [airflow_bin, "connections", "export", str(connections_path), "--file-format", "json"],
+            env,
+            secrets,
+            timeout,
+        )
+        variables = json.loads(variables_path.read_text(encoding="utf-8"))
+        connections = json.loads(connections_path.read_text(encoding="utf-8"))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return ExportContent(variables=variables, connections=connections)
+
+
+def _run_cli(argv: list[str], env: dict[str, str], secrets: list[str], timeout: float) -> None:
+    try:
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise ExportError(
+            f"{argv[0]!r} not found on PATH; cli mode needs the Airflow CLI on the worker"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise ExportError(f"`{' '.join(argv[:3])}` timed out after {timeout:.0f}s") from None
+    if proc.returncode != 0:
+        lines = [line for line in (proc.stderr or proc.stdout or "").splitlines() if line.strip()]
+        last = lines[-1] if lines else f"exit code {proc.returncode}"
+        for secret in secrets:
+            last = last.replace(secret, "***")
+        raise ExportError(f"`{' '.join(argv[:3])}` failed: {last[:300]}")
+
+
+def summarise_names(names: list[str]) -> dict[str, Any]:
+    """``{"count": n, "names": first MAX_LISTED}`` for a summary (names are keys/ids, never values)."""
+    return {"count": len(names), "names": sorted(names)[:MAX_LISTED]}

@@ -1,0 +1,139 @@
+"""One export run, from collected content to an uploaded, manifest-committed artifact.
+
+Plain Python: the DAG's task and the benchmark call :func:`run_export` with a collector and a
+destination; nothing here imports Airflow. Order matters for "nothing partial": the destination and key
+are checked before anything is read, everything is read and sealed in memory, and only then is the
+artifact uploaded, followed by its manifest (the commit marker) and, last, retention.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from platform_kit.export import crypto
+from platform_kit.export.collect import summarise_names
+from platform_kit.export.format import ExportContent, build_bundle
+from platform_kit.storage.manifest import new_set_id
+from platform_kit.summary import human_bytes
+
+ENCRYPTED_NAME = "variables-connections.json.pkexp"
+PLAINTEXT_NAME = "variables-connections.json"
+PLAINTEXT_WARNING = "PLAINTEXT: secrets are readable by anyone who can read the destination"
+
+
+class Destination(Protocol):
+    """Where exports go (implemented on top of :mod:`platform_kit.storage` by ``publish``)."""
+
+    url: str
+
+    def check(self) -> None:
+        """Raise a one-line error unless the destination can be written."""
+
+    def publish(self, folder: str, name: str, data: bytes, manifest: dict[str, Any]) -> dict[str, str]:
+        """Upload ``data`` as ``folder/name``, then the manifest last; return both URLs."""
+
+    def retention(self, *, now: datetime, dry_run: bool) -> dict[str, Any]:
+        """Apply the keep daily/weekly/monthly policy; return what was (or would be) deleted and kept."""
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What one run should do.
+
+    :param mode: ``sdk`` or ``cli`` (see :mod:`platform_kit.export.collect`), recorded in the manifest.
+    :param key: the 32-byte encryption key, or ``None`` for a PLAINTEXT export.
+    :param dry_run: collect and seal, but upload and delete nothing.
+    :param airflow_version: recorded in the manifest and the document.
+    """
+
+    mode: str
+    key: bytes | None
+    dry_run: bool = False
+    airflow_version: str = ""
+
+
+def run_export(
+    request: ExportRequest,
+    collect: Callable[[], ExportContent],
+    destination: Destination,
+    *,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Collect, seal, upload and prune; return the run summary (never any value or secret).
+
+    :param collect: reads every variable and connection (raises a one-line error on failure).
+    :param destination: checked before collecting so a bad destination costs nothing.
+    :param now: the export's timestamp (UTC); defaults to the current time.
+    """
+    started = time.monotonic()
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    destination.check()
+    content = collect()
+    collected = time.monotonic()
+
+    stamp = new_set_id(now)
+    document = build_bundle(
+        content,
+        created_at=now.isoformat(),
+        source={"mode": request.mode, "airflow_version": request.airflow_version},
+    )
+    if request.key is not None:
+        artifact = crypto.encrypt(document, request.key)
+        fingerprint: str | None = crypto.key_fingerprint(request.key)
+        name, encryption = ENCRYPTED_NAME, "AES-256-GCM"
+    else:
+        artifact, fingerprint, name, encryption = document, None, PLAINTEXT_NAME, "PLAINTEXT"
+    sha256 = hashlib.sha256(artifact).hexdigest()
+    manifest = {
+        "started_at": now.isoformat(),
+        "artifact": name,
+        "sha256": sha256,
+        "size": len(artifact),
+        "encryption": encryption,
+        "key_fingerprint": fingerprint,
+        "counts": {"variables": len(content.variables), "connections": len(content.connections)},
+        "mode": request.mode,
+        "airflow_version": request.airflow_version,
+    }
+    if request.dry_run:
+        urls = {"artifact": f"{destination.url}/{stamp}/{name} (dry run: not uploaded)", "manifest": ""}
+    else:
+        urls = destination.publish(stamp, name, artifact, manifest)
+    retention = destination.retention(now=now, dry_run=request.dry_run)
+
+    summary: dict[str, Any] = {
+        "encryption": (f"AES-256-GCM, key fingerprint {fingerprint}" if fingerprint else PLAINTEXT_WARNING),
+        "dry_run": request.dry_run,
+        "mode": request.mode,
+        "variables": len(content.variables),
+        "connections": len(content.connections),
+        "bytes": len(artifact),
+        "size": human_bytes(len(artifact)),
+        "document_bytes": len(document),
+        "sha256": sha256,
+        "destination": urls["artifact"],
+        "manifest": urls["manifest"],
+        "retention": retention,
+        "collect_seconds": round(collected - started, 2),
+        "total_seconds": round(time.monotonic() - started, 2),
+    }
+    if content.skipped:
+        summary["skipped_gone_or_null"] = summarise_names(content.skipped)
+    if content.shadowed:
+        summary["env_shadowed_exported_from_db"] = summarise_names(content.shadowed)
+    return summary
+
+
+def title_for(summary: Mapping[str, Any]) -> str:
+    """The summary title; says PLAINTEXT / dry run up front so nobody misses it."""
+    flags = []
+    if str(summary.get("encryption", "")).startswith("PLAINTEXT"):
+        flags.append("PLAINTEXT")
+    if summary.get("dry_run"):
+        flags.append("dry run")
+    return "Variable and connection export" + (f" ({', '.join(flags)})" if flags else "")

@@ -1,0 +1,106 @@
+"""The export DAG's task: a thin adapter from Params and Airflow Connections to the plain-Python engine.
+
+Runs inside a task (Task SDK available). Never logs or returns a value: the summary holds counts, sizes,
+hashes, names and URLs only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from platform_kit.export.collect import collect_connections, collect_variables, collect_via_cli
+from platform_kit.export.errors import ExportError
+from platform_kit.export.format import ExportContent
+from platform_kit.export.lookup import lookup_connection
+
+log = logging.getLogger(__name__)
+
+EXPORT_URL_VARIABLE = "platform_kit_export_url"
+
+
+def _stored_variable(key: str) -> str | None:
+    # Env vars win over the metadata DB in Variable.get; read the DB copy through the execution API.
+    from airflow.sdk.execution_time.secrets.execution_api import ExecutionAPISecretsBackend
+
+    return ExecutionAPISecretsBackend().get_variable(key)
+
+
+def _stored_connection(conn_id: str):
+    from airflow.sdk.execution_time.secrets.execution_api import ExecutionAPISecretsBackend
+
+    return ExecutionAPISecretsBackend().get_connection(conn_id)
+
+
+def collect_with_sdk(api_conn_id: str) -> ExportContent:
+    """``sdk`` mode: ids and descriptions from the REST API, values from the Task SDK (see ``collect``)."""
+    from airflow.sdk import Connection, Variable
+
+    from platform_kit.export.api import AirflowApi
+
+    api = AirflowApi.from_connection(lookup_connection(api_conn_id, "REST API service account"))
+    api.login()
+    connection_descriptions = api.connection_descriptions()
+    variable_descriptions = api.variable_descriptions()
+    content = ExportContent()
+    collect_variables(
+        list(Variable.keys()), Variable.get, variable_descriptions, content, get_stored_value=_stored_variable
+    )
+    collect_connections(
+        connection_descriptions, Connection.get, content, get_stored_connection=_stored_connection
+    )
+    return content
+
+
+def resolve_destination(param: str | None) -> str:
+    """The destination URL: the Param, else the ``platform_kit_export_url`` Variable."""
+    if param and param.strip():
+        return param.strip()
+    from airflow.sdk import Variable
+
+    value = Variable.get(EXPORT_URL_VARIABLE, default=None)
+    if not value:
+        raise ExportError(
+            f"no destination: set the destination Param or the Variable {EXPORT_URL_VARIABLE} "
+            "(e.g. s3://bucket/exports or gs://bucket/exports)"
+        )
+    return str(value).strip()
+
+
+def export_task(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one export from the DAG's Params; returns the summary for XCom (no values)."""
+    from importlib.metadata import version
+
+    from platform_kit.export.engine import ExportRequest, run_export, title_for
+    from platform_kit.export.keys import key_from_connection
+    from platform_kit.export.publish import open_destination
+    from platform_kit.summary import report
+
+    mode = params["mode"]
+    if mode not in ("sdk", "cli"):
+        raise ExportError(f"unknown mode {mode!r}; use 'sdk' (default) or 'cli'")
+    destination = open_destination(
+        resolve_destination(params.get("destination")),
+        storage_conn_id=params.get("storage_conn_id") or None,
+        keep_daily=params["keep_daily"],
+        keep_weekly=params["keep_weekly"],
+        keep_monthly=params["keep_monthly"],
+    )
+    key = key_from_connection(params["key_conn_id"]) if params["encrypt"] else None
+    if key is None:
+        log.warning(
+            "encrypt=false: this export is PLAINTEXT; anyone who can read the destination reads every secret"
+        )
+
+    def collect() -> ExportContent:
+        if mode == "cli":
+            metadb_id = params["metadb_conn_id"]
+            return collect_via_cli(lookup_connection(metadb_id, "metadata DB for cli mode"), metadb_id)
+        return collect_with_sdk(params["api_conn_id"])
+
+    request = ExportRequest(
+        mode=mode, key=key, dry_run=params["dry_run"], airflow_version=version("apache-airflow")
+    )
+    summary = run_export(request, collect, destination)
+    return report(title_for(summary), summary, logger=log)
