@@ -1,0 +1,133 @@
+"""The compose sandbox, validated with a real compose parser, and its parity with the twin."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from twin import sandbox_env
+
+pytestmark = pytest.mark.unit
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "docker-compose.yaml"
+# One-shot job: it exits when done, so a healthcheck has nothing to probe; others wait on its
+# successful completion instead (service_completed_successfully).
+ONE_SHOT_SERVICES = {"airflow-init"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    """The file as `docker-compose config` resolves it (anchors, env_file, defaults applied)."""
+    parser = shutil.which("docker-compose")
+    assert parser, "docker-compose (the compose parser) is missing: run scripts/bootstrap"
+    result = subprocess.run(
+        [parser, "-f", str(COMPOSE_FILE), "config"], capture_output=True, text=True, cwd=REPO,
+        env={"PATH": "/usr/bin:/bin"},  # no AIRFLOW_UID/.env: the sandbox must run with none
+    )
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def _published(service: dict) -> list[str]:
+    return [str(port) for port in service.get("ports", [])]
+
+
+def test_every_long_running_service_has_a_healthcheck(compose):
+    missing = [
+        name for name, svc in compose["services"].items()
+        if name not in ONE_SHOT_SERVICES and "test" not in svc.get("healthcheck", {})
+    ]
+    assert missing == []
+
+
+def test_every_published_port_is_bound_to_loopback(compose):
+    for name, svc in compose["services"].items():
+        for port in _published(svc):
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+
+def test_every_bind_mounted_path_exists(compose):
+    for name, svc in compose["services"].items():
+        for volume in svc.get("volumes", []):
+            source = volume.split(":", 1)[0] if isinstance(volume, str) else volume.get("source", "")
+            if source.startswith(("/", ".")):
+                assert (REPO / source).resolve().exists() or Path(source).exists(), (name, source)
+
+
+def test_airflow_image_matches_the_locked_version(compose):
+    lock = tomllib.loads((REPO / "uv.lock").read_text())
+    locked = next(p["version"] for p in lock["package"] if p["name"] == "apache-airflow")
+    images = {svc["image"] for svc in compose["services"].values() if "apache/airflow" in svc.get("image", "")}
+    assert images == {f"apache/airflow:{locked}"}
+
+
+def test_every_airflow_service_gets_the_shared_definitions(compose):
+    shared = sandbox_env.load()
+    airflow_services = [n for n, s in compose["services"].items() if "AIRFLOW__CORE__EXECUTOR" in s.get("environment", {})]
+    assert {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-worker",
+            "airflow-triggerer", "airflow-init", "health-monitor"} <= set(airflow_services)
+    for name in airflow_services:
+        env = compose["services"][name]["environment"]
+        for key, value in shared.items():
+            assert key in env, f"{name} lacks {key}"
+            assert _as_json(env[key]) == _as_json(value), f"{name}: {key} differs from sandbox/airflow.env"
+
+
+def test_the_twin_reads_the_same_definitions_with_only_addresses_changed():
+    shared = sandbox_env.load()
+    twin_addresses = {
+        "postgres": "127.0.0.1:6543", "s3": "http://127.0.0.1:1", "gcs": "http://127.0.0.1:2",
+        "slack-receiver": "http://127.0.0.1:3", "airflow-apiserver": "http://127.0.0.1:4",
+    }
+    twin_env = sandbox_env.twin_environment(twin_addresses)
+    assert twin_env.keys() == shared.keys()
+    for key, value in twin_env.items():
+        # Mapping the twin's addresses back to compose's gives the shared file again, exactly.
+        restored = value
+        for service, address in twin_addresses.items():
+            restored = restored.replace(address, sandbox_env.COMPOSE_ADDRESSES[service])
+        restored = _as_json(restored)
+        if isinstance(restored, dict) and restored.get("host") == "127.0.0.1":
+            restored = {**restored, "host": "postgres", "port": 5432}
+        assert restored == _as_json(shared[key]), key
+        assert "postgres:5432" not in value and "://s3:" not in value and "://gcs:" not in value
+
+
+def test_every_connection_the_dags_use_is_defined(dag_bag):
+    defined = {key.removeprefix("AIRFLOW_CONN_").lower() for key in sandbox_env.load() if key.startswith("AIRFLOW_CONN_")}
+    used = set()
+    for dag in dag_bag.dags.values():
+        for name, param in dag.params.items():
+            if name.endswith("conn_id") and isinstance(param.value, str) and param.value:
+                used.add(param.value)
+        for operator in dag.tasks:
+            for attribute in dir(operator):
+                if attribute.endswith("conn_id") and not attribute.startswith("_"):
+                    value = getattr(operator, attribute, None)
+                    if isinstance(value, str) and value and "{{" not in value:
+                        used.add(value)
+    assert used, "no DAG declares a connection: the check would prove nothing"
+    assert used <= defined, f"used by DAGs but not defined for the sandbox: {sorted(used - defined)}"
+
+
+def test_no_secret_in_the_compose_file_lacks_a_sandbox_warning():
+    lines = COMPOSE_FILE.read_text().splitlines()
+    for number, line in enumerate(lines):
+        if re.search(r"(PASSWORD|FERNET_KEY|JWT_SECRET)\b.*:", line) and not line.strip().startswith("#"):
+            window = "\n".join(lines[max(0, number - 3): number + 1])
+            assert "SANDBOX ONLY" in window, f"line {number + 1} sets a secret without a sandbox-only warning"
+
+
+def _as_json(value):
+    try:
+        return json.loads(value)
+    except (TypeError, json.JSONDecodeError):
+        return value
