@@ -1,0 +1,177 @@
+"""``SlackNotifier``: the BaseNotifier every DAG can attach, at task or DAG level.
+
+Task level (``default_args={"on_failure_callback": SlackNotifier()}``) runs in the worker after the task
+finished; DAG level (``DAG(on_failure_callback=SlackNotifier())``) runs in the dag-processor, whose context
+has ``reason`` and no ``exception``. The same instance works in any callback slot: unless told with
+``on=``, it reads what happened from the context.
+
+Whatever goes wrong inside, ``notify`` returns normally: Airflow would only log the exception anyway, and
+a callback that raises or hangs is exactly what platform teams cannot afford.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseNotifier
+
+from platform_kit.alerts.message import (
+    ALL_FIELDS,
+    AlertKind,
+    alert_from_context,
+    alert_kind_from_context,
+    is_local_url,
+)
+from platform_kit.alerts.recovery import is_recovery
+
+log = logging.getLogger("platform_kit.alerts")
+
+#: Shown as the error when a failure context carries no exception: Airflow runs the callback from the
+#: dag-processor for task processes that died (OOM kill, SIGKILL, heartbeat timeout).
+NO_EXCEPTION_NOTE = (
+    "No exception was captured: the task process was probably killed (out of memory, SIGKILL) or lost "
+    "its heartbeat. See the log."
+)
+DEDUP_SECONDS = 600.0
+
+_sent: dict[tuple, float] = {}
+_sent_lock = threading.Lock()
+_warned_localhost = False
+
+
+class SlackNotifier(BaseNotifier):
+    """Send a ready-made alert (Slack blocks, or Telegram) for the callback it is attached to.
+
+    :param conn_id: connection to send to. ``None`` (default) routes by DAG tags and owner, then
+        ``slack_default``, then the ``slack_url`` Variable (see :mod:`platform_kit.alerts.routing`).
+    :param mentions: who to notify, e.g. ``["U024BE7LH", "here", "subteam^SAZ94GDB8"]``.
+    :param mention_on: the alert kinds that carry the mentions (default: failures only, so a retry or a
+        recovery never pages anyone).
+    :param fields: which fields to show, from ``dag, task, run_id, try, state, duration, date, owner,
+        reason, exception, log_url`` (default: all).
+    :param on: force the alert kind (``failure``, ``retry``, ``success``); default: read it from the
+        context (task state, or the DAG-level ``reason``).
+    :param success: ``"recovery"`` (default) sends a success alert only when it follows a failure;
+        ``"always"`` sends one for every success.
+    :param note: an extra line, rendered with Jinja (``"Runbook: https://wiki/{{ dag.dag_id }}"``).
+    """
+
+    template_fields = ("note",)
+
+    def __init__(
+        self,
+        *,
+        conn_id: str | None = None,
+        mentions: Sequence[str] = (),
+        mention_on: Sequence[str] = ("failure",),
+        fields: Sequence[str] | None = None,
+        on: AlertKind | None = None,
+        success: str = "recovery",
+        note: str | None = None,
+    ) -> None:
+        super().__init__()
+        unknown = sorted(set(fields or ()) - set(ALL_FIELDS))
+        if unknown:
+            raise ValueError(f"SlackNotifier: unknown field(s) {unknown}; choose from {list(ALL_FIELDS)}")
+        if success not in ("recovery", "always"):
+            raise ValueError("SlackNotifier: success must be 'recovery' or 'always'")
+        self.conn_id = conn_id
+        self.mentions = tuple(mentions)
+        self.mention_on = tuple(mention_on)
+        self.fields = tuple(fields) if fields else None
+        self.on = on
+        self.success = success
+        self.note = note
+
+    def render_template_fields(self, context, jinja_env=None) -> None:
+        if not self.note or "{" not in self.note:
+            return
+        try:
+            super().render_template_fields(context, jinja_env)
+        except AttributeError:
+            # dag.test() hands DAG-level callbacks a SerializedDAG without get_template_env (#64649).
+            from jinja2.sandbox import SandboxedEnvironment
+
+            super().render_template_fields(context, SandboxedEnvironment())
+        except Exception as exc:
+            log.warning("Alert note not rendered (%s); sending it as written", exc)
+
+    def __call__(self, *args) -> None:
+        try:
+            super().__call__(*args)
+        except Exception:
+            # notify() never raises; this catches template rendering errors so the callback never does.
+            log.exception("Alert not sent: unexpected error in the alerting plugin")
+
+    def notify(self, context: Any) -> None:
+        try:
+            self._notify(context)
+        except Exception:
+            log.exception("Alert not sent: unexpected error in the alerting plugin")
+
+    def _notify(self, context: Any) -> None:
+        # Imported here so DAG files that only reference the callbacks do not load requests at parse time.
+        from platform_kit.alerts.dispatch import send_alert
+        from platform_kit.alerts.routing import resolve_target
+
+        kind: AlertKind = self.on or alert_kind_from_context(context)
+        if kind == "success":
+            if is_recovery(context):
+                kind = "recovery"
+            elif self.success == "recovery":
+                log.info("No alert: success without an earlier failure")
+                return
+        alert = alert_from_context(
+            context,
+            kind,
+            mentions=self.mentions if kind in self.mention_on else (),
+            fields=self.fields,
+            note=self.note,
+        )
+        if kind == "failure" and not alert.is_dag_level and "exception" not in context:
+            from dataclasses import replace
+
+            alert = replace(alert, exception=NO_EXCEPTION_NOTE)
+        if _is_duplicate(alert):
+            log.info("No alert: the same %s alert for %s was sent within 10 minutes", kind, alert.subject)
+            return
+        _warn_localhost(alert.log_url)
+        target = resolve_target(context, self.conn_id)
+        if target is None:
+            log.error(
+                "Alert for %s dropped: no alert connection found (tried %s and the Variable slack_url). "
+                "Create connection slack_default (conn type slackwebhook, webhook URL as password).",
+                alert.subject,
+                self.conn_id or "routing by tag/owner, slack_default",
+            )
+            return
+        send_alert(alert, target)
+
+
+def _is_duplicate(alert) -> bool:
+    """Same kind, task, run and try within ``DEDUP_SECONDS`` in this process (e.g. a callback listed
+    twice, or set both by the cluster policy and by hand)."""
+    key = (alert.kind, alert.dag_id, alert.task_id, alert.run_id, alert.map_index, alert.try_number)
+    now = time.monotonic()
+    with _sent_lock:
+        for old_key, when in list(_sent.items()):
+            if now - when > DEDUP_SECONDS:
+                del _sent[old_key]
+        if key in _sent:
+            return True
+        _sent[key] = now
+    return False
+
+
+def _warn_localhost(url: str | None) -> None:
+    global _warned_localhost
+    if url and is_local_url(url) and not _warned_localhost:
+        _warned_localhost = True
+        log.warning(
+            "Alert log links point at localhost: set [api] base_url (AIRFLOW__API__BASE_URL) on the "
+            "workers and the dag-processor so links open from Slack."
+        )

@@ -1,0 +1,92 @@
+"""Per-team routing: which connection a DAG's alerts go to.
+
+The first of these that names an existing, usable connection wins:
+
+1. the explicit ``conn_id`` given to :class:`~platform_kit.alerts.notifier.SlackNotifier`;
+2. a DAG tag ``alerts:<conn_id>`` (explicit per-DAG override, e.g. ``alerts:slack_payments_oncall``);
+3. a DAG tag ``team:<team>`` -> connection ``slack_<team>``;
+4. the owner of the task (then the DAG's owners) -> connection ``slack_<owner>``;
+5. ``slack_default``;
+6. the Variable ``slack_url`` (what the tutorials use).
+
+Team and owner names are normalised for connection ids: lower case, anything but ``a-z0-9_`` becomes
+``_`` (``Data-Eng`` -> ``slack_data_eng``). A ``slack_<team>`` connection may be of type ``telegram``: the
+name says who is alerted, the connection type says how. The tag ``alerts:off`` is reserved for the
+cluster policy's opt-out and never names a connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from platform_kit.alerts.connections import AlertTarget, get_target, variable_target
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONN_ID = "slack_default"
+CONN_PREFIX = "slack_"
+OVERRIDE_TAG_PREFIX = "alerts:"
+TEAM_TAG_PREFIX = "team:"
+OPT_OUT_TAG = "alerts:off"
+# Airflow's default owner says nothing about a team.
+_GENERIC_OWNERS = frozenset({"", "airflow", "default", "none"})
+
+
+def team_conn_id(team: str) -> str:
+    """``'Data-Eng'`` -> ``'slack_data_eng'``."""
+    return CONN_PREFIX + re.sub(r"[^a-z0-9_]+", "_", team.strip().lower()).strip("_")
+
+
+def candidate_conn_ids(context: Mapping[str, Any], override: str | None = None) -> list[str]:
+    """Connection ids to try for this callback context, most specific first, without duplicates."""
+    dag = context.get("dag")
+    task = context.get("task")
+    tags = sorted(str(t) for t in (getattr(dag, "tags", None) or ()))
+    candidates: list[str] = []
+    if override:
+        candidates.append(override)
+    candidates.extend(
+        tag[len(OVERRIDE_TAG_PREFIX) :].strip()
+        for tag in tags
+        if tag.startswith(OVERRIDE_TAG_PREFIX) and tag != OPT_OUT_TAG
+    )
+    candidates.extend(
+        team_conn_id(tag[len(TEAM_TAG_PREFIX) :]) for tag in tags if tag.startswith(TEAM_TAG_PREFIX)
+    )
+    candidates.extend(team_conn_id(owner) for owner in _owners(task, dag))
+    candidates.append(DEFAULT_CONN_ID)
+    seen: set[str] = set()
+    return [c for c in candidates if c and c != CONN_PREFIX and not (c in seen or seen.add(c))]
+
+
+def _owners(task: Any, dag: Any) -> Iterable[str]:
+    owners: list[str] = []
+    task_owner = getattr(task, "owner", None)
+    if task_owner:
+        owners.append(str(task_owner))
+    default_owner = (getattr(dag, "default_args", None) or {}).get("owner")
+    if default_owner:
+        owners.append(str(default_owner))
+    for name in owners:
+        for part in name.split(","):
+            if part.strip().lower() not in _GENERIC_OWNERS:
+                yield part.strip()
+
+
+def resolve_target(context: Mapping[str, Any], override: str | None = None) -> AlertTarget | None:
+    """The target for this context, following the order in the module docstring; ``None`` if nothing is
+    configured (logged once at error level by the caller)."""
+    for conn_id in candidate_conn_ids(context, override):
+        target = get_target(conn_id)
+        if target is not None:
+            if override and conn_id != override:
+                log.warning(
+                    "Alert connection %s not found; sending to %s instead. Create it or fix the name.",
+                    override,
+                    conn_id,
+                )
+            return target
+    return variable_target()
