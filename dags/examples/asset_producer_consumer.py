@@ -5,8 +5,9 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Asset, get_current_context, task
 
-#: What the producer publishes. Only the name/URI matters to Airflow; nothing is read from it.
-REPORT = Asset(name="example_platform_kit_report", uri="platform-kit://examples/report")
+#: What the producer publishes; Airflow only tracks its name. No URI on purpose: an Asset with a URI
+#: scheme makes Airflow load every provider's URI handlers (boto3 included) each time this file is parsed.
+REPORT = Asset(name="example_platform_kit_report")
 
 PRODUCER_DOC = """
 ### Asset producer
@@ -27,6 +28,10 @@ the `extra` the task attached) and every DAG scheduled on the asset gets a run
 **Prefer the others when** the parent must wait for the child's result and fail with it (trigger with
 `wait_for_completion`), must pass run-specific `conf` to one specific run, or when you cannot change the
 upstream DAG to declare an outlet (sensor).
+
+**Watch for**
+- Only a **successful** task with the outlet emits an event; a run that fails before it triggers nothing.
+- The event carries `extra` (small JSON) for the consumer; keep data itself in storage, not in the event.
 """
 
 CONSUMER_DOC = """
