@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from platform_kit import __version__
 
 # Modules exposing ``register(subparsers: argparse._SubParsersAction) -> None``.
-COMMAND_MODULES: list[str] = ["platform_kit.export.cli"]
+COMMAND_MODULES: list[str] = ["platform_kit.export.cli", "platform_kit.logcleanup.cli", "platform_kit.dbclean.cli", "platform_kit.backup.cli"]
 
 
 class CommandError(Exception):

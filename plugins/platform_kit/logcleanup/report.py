@@ -1,0 +1,99 @@
+"""What a cleanup run did (or, in a dry run, would do)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_ERROR_SAMPLES = 20
+TOP_DAGS = 10
+
+DAG_PROCESSOR_KEY = "(dag-processor)"
+OTHER_KEY = "(other)"
+
+
+@dataclass
+class CleanupReport:
+    """Counters of one run. A dry run fills exactly the fields the real run would.
+
+    ``files_deleted`` / ``bytes_deleted`` / ``dirs_removed`` mean "would be deleted" when ``dry_run``.
+    """
+
+    roots: list[str]
+    dry_run: bool
+    policy: dict[str, Any]
+    files_deleted: int = 0
+    bytes_deleted: int = 0
+    dirs_removed: int = 0
+    files_kept: int = 0
+    skipped_recent: int = 0
+    skipped_symlinks: int = 0
+    skipped_other_files: int = 0
+    skipped_mounts: int = 0
+    vanished: int = 0
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    bytes_by_dag: dict[str, int] = field(default_factory=dict)
+    files_by_dag: dict[str, int] = field(default_factory=dict)
+    size_cap: dict[str, Any] | None = None
+    duration_seconds: float = 0.0
+
+    def add_error(self, message: str) -> None:
+        self.errors += 1
+        if len(self.error_samples) < MAX_ERROR_SAMPLES:
+            self.error_samples.append(message)
+
+    def add_freed(self, key: str, files: int, size: int) -> None:
+        self.bytes_by_dag[key] = self.bytes_by_dag.get(key, 0) + size
+        self.files_by_dag[key] = self.files_by_dag.get(key, 0) + files
+
+    def top_dags(self, limit: int = TOP_DAGS) -> list[dict[str, Any]]:
+        """The DAGs (and the dag-processor / other trees) that freed the most bytes, largest first."""
+        ranked = sorted(self.bytes_by_dag.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        return [
+            {"dag_id": key, "bytes": size, "files": self.files_by_dag.get(key, 0)} for key, size in ranked
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-serialisable summary for XCom, ``--json`` and Slack."""
+        summary: dict[str, Any] = {
+            "dry_run": self.dry_run,
+            "roots": self.roots,
+            "files_deleted": self.files_deleted,
+            "bytes_deleted": self.bytes_deleted,
+            "dirs_removed": self.dirs_removed,
+            "files_kept": self.files_kept,
+            "skipped_recent": self.skipped_recent,
+            "skipped_symlinks": self.skipped_symlinks,
+            "skipped_other_files": self.skipped_other_files,
+            "skipped_mounts": self.skipped_mounts,
+            "vanished": self.vanished,
+            "errors": self.errors,
+            "error_samples": self.error_samples,
+            "top_dags": self.top_dags(),
+            "duration_seconds": round(self.duration_seconds, 3),
+            "policy": self.policy,
+        }
+        if self.size_cap is not None:
+            summary["size_cap"] = self.size_cap
+        if self.warnings:
+            summary["warnings"] = self.warnings
+        return summary
+
+    def title(self) -> str:
+        return "Log cleanup (dry run)" if self.dry_run else "Log cleanup"
+
+    def outcome_line(self) -> str:
+        """One line for humans: what happened and, on errors, what to look at."""
+        from platform_kit.summary import human_bytes
+
+        verb = "would delete" if self.dry_run else "deleted"
+        line = (
+            f"{verb} {self.files_deleted} files ({human_bytes(self.bytes_deleted)}), "
+            f"{'would remove' if self.dry_run else 'removed'} {self.dirs_removed} empty dirs "
+            f"in {self.duration_seconds:.1f}s"
+        )
+        if self.errors:
+            line += f"; {self.errors} errors, first: {self.error_samples[0]}"
+        return line

@@ -1,0 +1,89 @@
+"""The log cleanup DAG's task: reads Airflow's log settings at run time and drives the engine.
+
+Only configuration is read here (``airflow.sdk.conf``), never the metadata DB, so it works under
+Airflow 3's task DB isolation. The folders are read when the task runs, on the worker that runs it, so
+each worker cleans what *its* configuration points at.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from platform_kit.logcleanup.engine import UnsafeRootError, clean_logs
+from platform_kit.logcleanup.lock import LockBusyError
+from platform_kit.logcleanup.policy import PolicyError, RetentionPolicy, parse_dag_retention, parse_size
+
+log = logging.getLogger(__name__)
+
+QUEUES_OPTION = ("platform_kit", "log_cleanup_queues")
+
+
+class LogCleanupError(RuntimeError):
+    """The run could not start or finished with errors; the message is one actionable line."""
+
+
+def configured_log_folders() -> tuple[str, str | None]:
+    """``[logging] base_log_folder`` and ``dag_processor_child_process_log_directory`` of this worker."""
+    from airflow.sdk import conf
+
+    base = conf.get("logging", "base_log_folder")
+    processor = conf.get("logging", "dag_processor_child_process_log_directory", fallback=None)
+    return base, processor or None
+
+
+def configured_queues() -> list[str]:
+    """Celery queues to fan out to, from ``[platform_kit] log_cleanup_queues`` (comma-separated).
+
+    Read at parse time by the DAG file (configuration only, no DB): a task's queue is fixed when the
+    DAG is parsed, so it cannot come from a run-time Param.
+    """
+    from airflow.sdk import conf
+
+    raw = conf.get(*QUEUES_OPTION, fallback="") or ""
+    return [queue.strip() for queue in raw.split(",") if queue.strip()]
+
+
+def policy_from_params(params: Mapping[str, Any]) -> RetentionPolicy:
+    """The engine policy from the DAG's Params (checked again: API triggers can bypass the form)."""
+    return RetentionPolicy(
+        retention_days=params["retention_days"],
+        retention_hours=params["retention_hours"],
+        dag_retention_days=parse_dag_retention(params.get("dag_retention") or {}),
+        dag_processor_retention_days=params.get("dag_processor_retention_days"),
+        max_size=parse_size(params.get("max_size") or None),
+        size_floor_hours=params["size_floor_hours"],
+        min_age_minutes=params["min_age_minutes"],
+    )
+
+
+def clean_logs_task(params: Mapping[str, Any], queue: str | None = None) -> dict[str, Any]:
+    """Run one cleanup with the DAG's Params on this worker; return the summary for XCom.
+
+    :param params: the run's Params (see the DAG's doc).
+    :param queue: the Celery queue this task was routed to, recorded in the summary.
+    :raises LogCleanupError: bad Params, unsafe root, another cleanup running, or (with
+        ``fail_on_errors``) files that could not be deleted; the summary is logged and pushed first.
+    """
+    from platform_kit.summary import report
+
+    base, processor = configured_log_folders()
+    try:
+        policy = policy_from_params(params)
+        result = clean_logs(base, policy, dag_processor_folder=processor, dry_run=bool(params["dry_run"]))
+    except (PolicyError, UnsafeRootError, LockBusyError) as exc:
+        raise LogCleanupError(str(exc)) from None
+    summary = {"host": socket.gethostname(), **({"queue": queue} if queue else {}), **result.as_dict()}
+    summary = report(result.title(), summary, slack_conn_id=params.get("notify_conn_id") or None, logger=log)
+    log.info("%s", result.outcome_line())
+    if result.errors and params.get("fail_on_errors", True):
+        from airflow.sdk import get_current_context
+
+        get_current_context()["ti"].xcom_push(key="summary", value=summary)
+        raise LogCleanupError(
+            f"log cleanup finished with {result.errors} errors (first: {result.error_samples[0]}); "
+            "fix ownership/permissions of the log folder or set fail_on_errors=false"
+        )
+    return summary
