@@ -1,4 +1,8 @@
-"""Is this success a recovery? Decided without the metadata DB.
+"""What the runtime can tell about this run and the previous one, without the metadata DB.
+
+Used for two things: whether a success is a *recovery* (worth an alert), and which tasks failed in a
+DAG run (the DAG-level context only carries the *last* task instance, which may not be the culprit,
+#26760).
 
 A success alert is only worth sending when someone was told about a problem before. Tasks and callbacks
 cannot query the metadata DB in Airflow 3, so the answer comes from what the runtime already offers:
@@ -50,3 +54,28 @@ def is_recovery(context: Mapping[str, Any]) -> bool:
     except Exception as exc:
         log.debug("Could not tell whether this success is a recovery: %s", exc)
         return False
+
+
+def failed_task_ids(context: Mapping[str, Any], limit: int = 20) -> tuple[str, ...]:
+    """Task ids that ended ``failed`` in this DAG run (asked through the Execution API), sorted.
+
+    Empty when the runtime cannot answer (e.g. no task instance in the context).
+    """
+    dag = context.get("dag")
+    run_id = context.get("run_id")
+    if dag is None or not run_id:
+        return ()
+    try:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+        states = RuntimeTaskInstance.get_task_states(dag_id=dag.dag_id, run_ids=[run_id])
+    except Exception as exc:
+        log.debug("Could not list the failed tasks of %s: %s", run_id, exc)
+        return ()
+    per_task = states.get(run_id, states) if isinstance(states, Mapping) else {}
+    failed = sorted(
+        task
+        for task, state in per_task.items()
+        if str(state).lower().endswith("failed") and not str(state).lower().startswith("upstream")
+    )
+    return tuple(failed[:limit])

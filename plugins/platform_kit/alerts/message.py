@@ -45,6 +45,7 @@ ALL_FIELDS: tuple[str, ...] = (
     "date",
     "owner",
     "reason",
+    "failed_tasks",
     "exception",
     "log_url",
 )
@@ -77,8 +78,9 @@ class Alert:
     :param run_after: when the run was due; shown when there is no logical date.
     :param owner: the task or DAG owner.
     :param reason: the DAG-level reason Airflow gives (``task_failure``, ``timed_out``, ...).
+    :param failed_tasks: DAG-level alerts: the tasks that failed in the run.
     :param exception: one-line description of the error (type and message), not yet escaped.
-    :param log_url: link to the task log in the Airflow UI.
+    :param log_url: link to the task log in the Airflow UI (the run's page for DAG-level alerts).
     :param title: free headline, used by ``summary`` and ``test`` alerts.
     :param facts: extra key/value lines (maintenance summaries).
     :param mentions: Slack mentions to put in front (``<@U123>``, ``<!here>``, ``<!subteam^S1>``).
@@ -98,6 +100,7 @@ class Alert:
     run_after: datetime | None = None
     owner: str | None = None
     reason: str | None = None
+    failed_tasks: tuple[str, ...] = ()
     exception: str | None = None
     log_url: str | None = None
     title: str | None = None
@@ -125,12 +128,18 @@ class Alert:
         emoji, verb = _TITLES[self.kind]
         if self.kind in ("summary", "test"):
             return f"{emoji} {self.title or verb}"
-        what = "DAG run " if self.is_dag_level else ""
-        if self.kind == "retry" and self.try_number:
+        if self.is_dag_level:
+            verb = f"DAG run {verb.lower()}"
+        elif self.kind == "retry" and self.try_number:
             verb = f"Retrying after try {self.try_number}" + (
                 f" of {self.max_attempts}" if self.max_attempts else ""
             )
-        return f"{emoji} {what}{verb}: {self.subject}"
+        return f"{emoji} {verb}: {self.subject}"
+
+    @property
+    def link_label(self) -> str:
+        """DAG-level alerts link the run (every task's state and log), task alerts the task's log."""
+        return "View run" if self.is_dag_level else "View log"
 
     def field_values(self) -> list[tuple[str, str]]:
         """The selected short fields as ``(label, unescaped value)``, skipping unknown values."""
@@ -146,6 +155,7 @@ class Alert:
             "date": _date_field(self.logical_date, self.run_after),
             "owner": ("Owner", self.owner) if self.owner else None,
             "reason": ("Reason", self.reason) if self.reason else None,
+            "failed_tasks": ("Failed tasks", ", ".join(self.failed_tasks)) if self.failed_tasks else None,
         }
         return [pair for name in self.fields if (pair := values.get(name)) is not None]
 
@@ -296,7 +306,7 @@ def render_slack(alert: Alert) -> dict[str, Any]:
         code = fit_escaped(alert.exception, SLACK_SECTION_TEXT_LIMIT - len("*Error*\n``````"))
         blocks.append(_section(f"*Error*\n```{code}```"))
     if alert.log_url and "log_url" in alert.fields:
-        blocks.append(_section(f"<{_link_target(alert.log_url)}|View log>"))
+        blocks.append(_section(f"<{_link_target(alert.log_url)}|{alert.link_label}>"))
         if is_local_url(alert.log_url):
             blocks.append(
                 {
@@ -361,7 +371,7 @@ def render_text(alert: Alert, limit: int = SLACK_TEXT_LIMIT, escape=escape_slack
     if alert.exception and "exception" in alert.fields:
         lines.append(f"Error: {alert.exception}")
     if alert.log_url and "log_url" in alert.fields:
-        lines.append(f"Log: {alert.log_url}")
+        lines.append(f"{alert.link_label.split()[1].capitalize()}: {alert.log_url}")
     head = lines[:escaped_prefix]
     body = "\n".join(lines[escaped_prefix:])
     prefix = ("\n".join(head) + "\n") if head else ""

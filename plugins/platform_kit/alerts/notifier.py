@@ -15,10 +15,12 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from airflow.sdk import BaseNotifier
 
+from platform_kit.alerts.history import failed_task_ids, is_recovery
 from platform_kit.alerts.message import (
     ALL_FIELDS,
     AlertKind,
@@ -26,7 +28,6 @@ from platform_kit.alerts.message import (
     alert_kind_from_context,
     is_local_url,
 )
-from platform_kit.alerts.recovery import is_recovery
 
 log = logging.getLogger("platform_kit.alerts")
 
@@ -52,7 +53,7 @@ class SlackNotifier(BaseNotifier):
     :param mention_on: the alert kinds that carry the mentions (default: failures only, so a retry or a
         recovery never pages anyone).
     :param fields: which fields to show, from ``dag, task, run_id, try, state, duration, date, owner,
-        reason, exception, log_url`` (default: all).
+        reason, failed_tasks, exception, log_url`` (default: all).
     :param on: force the alert kind (``failure``, ``retry``, ``success``); default: read it from the
         context (task state, or the DAG-level ``reason``).
     :param success: ``"recovery"`` (default) sends a success alert only when it follows a failure;
@@ -132,9 +133,9 @@ class SlackNotifier(BaseNotifier):
             fields=self.fields,
             note=self.note,
         )
-        if kind == "failure" and not alert.is_dag_level and "exception" not in context:
-            from dataclasses import replace
-
+        if kind == "failure" and alert.is_dag_level and "failed_tasks" in alert.fields:
+            alert = replace(alert, failed_tasks=failed_task_ids(context))
+        elif kind == "failure" and "exception" not in context:
             alert = replace(alert, exception=NO_EXCEPTION_NOTE)
         if _is_duplicate(alert):
             log.info("No alert: the same %s alert for %s was sent within 10 minutes", kind, alert.subject)

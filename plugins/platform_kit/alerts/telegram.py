@@ -32,7 +32,7 @@ def render_telegram(alert: Alert, chat_id: str) -> dict[str, Any]:
     if alert.exception and "exception" in alert.fields:
         lines.append(f"<pre>{fit_escaped(alert.exception, 1_500, escape=escape_telegram)}</pre>")
     if alert.log_url and "log_url" in alert.fields:
-        lines.append(f'<a href="{html.escape(alert.log_url, quote=True)}">View log</a>')
+        lines.append(f'<a href="{html.escape(alert.log_url, quote=True)}">{alert.link_label}</a>')
     text = "\n".join(lines)
     if len(text) > TELEGRAM_TEXT_LIMIT:
         # Cutting HTML could leave a tag open, which Telegram rejects: send plain text instead.
