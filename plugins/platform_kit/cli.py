@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from platform_kit import __version__
 
 # Modules exposing ``register(subparsers: argparse._SubParsersAction) -> None``.
-COMMAND_MODULES: list[str] = ["platform_kit.export.cli", "platform_kit.logcleanup.cli", "platform_kit.dbclean.cli", "platform_kit.backup.cli"]
+COMMAND_MODULES: list[str] = [
+    "platform_kit.export.cli",
+    "platform_kit.logcleanup.cli",
+    "platform_kit.dbclean.cli",
+    "platform_kit.backup.cli",
+    "platform_kit.alerts.cli",
+]
 
 
 class CommandError(Exception):
