@@ -33,6 +33,16 @@ SLACK_HEADER_LIMIT = 150
 SLACK_BLOCKS_TOTAL_LIMIT = 12_000
 #: How much of an exception message an alert carries; the log link has the rest.
 EXCEPTION_LIMIT = 1_500
+# Per-part budgets chosen so that all blocks together stay under SLACK_BLOCKS_TOTAL_LIMIT:
+# header 150 + mentions 500 + 10 fields x 250 + overflow 1,000 + facts 2,500 + note 1,000
+# + error 2,900 + link 1,000 + warning 150 = 11,700.
+FIELD_VALUE_LIMIT = 250
+OVERFLOW_LIMIT = 1_000
+FACTS_LIMIT = 2_500
+NOTE_LIMIT = 1_000
+MENTIONS_LIMIT = 500
+LINK_LIMIT = 1_000
+ERROR_LIMIT = 2_900
 
 #: Every field an alert can show, in display order. ``SlackNotifier(fields=...)`` picks a subset.
 ALL_FIELDS: tuple[str, ...] = (
@@ -279,7 +289,7 @@ def render_slack(alert: Alert) -> dict[str, Any]:
     ]
     if alert.mentions:
         # Mentions are Slack syntax (``<@U123>``) and must not be escaped; they are validated instead.
-        blocks.append(_section(" ".join(alert.mentions)))
+        blocks.append(_section(_join_within(alert.mentions, MENTIONS_LIMIT)))
     short = alert.field_values()
     if short:
         blocks.append(
@@ -288,24 +298,23 @@ def render_slack(alert: Alert) -> dict[str, Any]:
                 "fields": [
                     {
                         "type": "mrkdwn",
-                        "text": fit_escaped_labelled(label, value, SLACK_FIELD_LIMIT),
+                        "text": fit_escaped_labelled(label, value, FIELD_VALUE_LIMIT),
                     }
                     for label, value in short[:SLACK_MAX_FIELDS]
                 ],
             }
         )
         if len(short) > SLACK_MAX_FIELDS:
-            rest = "\n".join(f"*{label}:* {escape_slack(value)}" for label, value in short[SLACK_MAX_FIELDS:])
-            blocks.append(_section(truncate(rest, SLACK_SECTION_TEXT_LIMIT)))
+            rest = "\n".join(f"{label}: {value}" for label, value in short[SLACK_MAX_FIELDS:])
+            blocks.append(_section(fit_escaped(rest, OVERFLOW_LIMIT)))
     if alert.facts:
-        lines = [f"*{escape_slack(key)}:* {escape_slack(value)}" for key, value in alert.facts]
-        blocks.extend(_sections_from_lines(lines, max_blocks=SLACK_MAX_BLOCKS - len(blocks) - 3))
+        blocks.append(_section(_facts_text(alert.facts, FACTS_LIMIT)))
     if alert.note:
-        blocks.append(_section(fit_escaped(alert.note, SLACK_SECTION_TEXT_LIMIT)))
+        blocks.append(_section(fit_escaped(alert.note, NOTE_LIMIT)))
     if alert.exception and "exception" in alert.fields:
-        code = fit_escaped(alert.exception, SLACK_SECTION_TEXT_LIMIT - len("*Error*\n``````"))
+        code = fit_escaped(alert.exception, ERROR_LIMIT - len("*Error*\n``````"))
         blocks.append(_section(f"*Error*\n```{code}```"))
-    if alert.log_url and "log_url" in alert.fields:
+    if alert.log_url and "log_url" in alert.fields and len(alert.log_url) <= LINK_LIMIT - 20:
         blocks.append(_section(f"<{_link_target(alert.log_url)}|{alert.link_label}>"))
         if is_local_url(alert.log_url):
             blocks.append(
@@ -332,23 +341,29 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
-def _sections_from_lines(lines: Sequence[str], max_blocks: int) -> list[dict[str, Any]]:
-    """Pack lines into as few sections as fit the per-section limit; drop what exceeds ``max_blocks``."""
-    sections: list[str] = []
-    current = ""
-    for line in lines:
-        line = truncate(line, SLACK_SECTION_TEXT_LIMIT)
-        if current and len(current) + 1 + len(line) > SLACK_SECTION_TEXT_LIMIT:
-            sections.append(current)
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
-    if current:
-        sections.append(current)
-    if len(sections) > max_blocks:
-        dropped = len(sections) - max_blocks + 1
-        sections = [*sections[: max_blocks - 1], f"_{dropped} more section(s) left out: see the task log._"]
-    return [_section(text) for text in sections]
+def _facts_text(facts: Sequence[tuple[str, str]], limit: int) -> str:
+    """``*key:* value`` lines, escaped, cut at a line boundary, saying how many lines were left out."""
+    lines: list[str] = []
+    used = 0
+    for index, (key, value) in enumerate(facts):
+        line = f"*{fit_escaped(key, 80)}:* {fit_escaped(value, 400)}"
+        if used + len(line) + 1 > limit - 60:
+            lines.append(f"_…and {len(facts) - index} more: see the task log._")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    return "\n".join(lines)
+
+
+def _join_within(items: Sequence[str], limit: int) -> str:
+    """Join whole items (mentions must not be cut) up to ``limit`` characters."""
+    text = ""
+    for item in items:
+        candidate = f"{text} {item}" if text else item
+        if len(candidate) > limit:
+            break
+        text = candidate
+    return text
 
 
 def _link_target(url: str) -> str:
