@@ -295,6 +295,9 @@ class _Walker:
                             frame.remaining += 1
                             continue
                         if not (name.endswith(".log") or any_files):
+                            if name == LOCK_FILE_NAME and frame.depth == 0:
+                                frame.remaining += 1  # our own lock: neither a log nor worth reporting
+                                continue
                             report.skipped_other_files += 1
                             frame.remaining += 1
                             if measure_all:
@@ -430,24 +433,24 @@ class _Walker:
                 report.add_freed(frame.ctx.key, deleted, freed)
         if parent is None:
             return  # the root itself is never removed; its descriptor is closed by walk()
-        try:
-            if not (remove_dirs and frame.remaining == 0 and frame.old_enough and not frame.protected):
-                parent.remaining += 1
+        # Close before rmdir: removing a directory that is still open parks its inode on the
+        # filesystem's orphan list (a journal write per directory, ~100x slower on ext4).
+        os.close(frame.fd)
+        if not (remove_dirs and frame.remaining == 0 and frame.old_enough and not frame.protected):
+            parent.remaining += 1
+            return
+        if delete:
+            try:
+                os.rmdir(frame.name, dir_fd=parent.fd)
+            except FileNotFoundError:
+                report.vanished += 1
                 return
-            if delete:
-                try:
-                    os.rmdir(frame.name, dir_fd=parent.fd)
-                except FileNotFoundError:
-                    report.vanished += 1
-                    return
-                except OSError as exc:
-                    parent.remaining += 1
-                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):  # refilled meanwhile: fine
-                        report.add_error(f"cannot remove directory {frame.path!r}: {exc.strerror}")
-                    return
-            report.dirs_removed += 1
-        finally:
-            os.close(frame.fd)
+            except OSError as exc:
+                parent.remaining += 1
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):  # refilled meanwhile: fine
+                    report.add_error(f"cannot remove directory {frame.path!r}: {exc.strerror}")
+                return
+        report.dirs_removed += 1
 
 
 class _Histogram:
