@@ -46,7 +46,8 @@ with DAG(
         """Stand-in for real work; returns a row count."""
         return 42
 
-    @task
+    # retries=0: a retry of a failure on purpose would only delay what the sensors show.
+    @task(retries=0)
     def publish(rows: int) -> dict:
         """The task the sensors wait for; fails on purpose when Param ``fail`` is true."""
         if get_current_context()["params"]["fail"]:
