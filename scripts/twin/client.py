@@ -89,8 +89,13 @@ class AirflowClient:
         response = self.api.patch(self.url(f"dags/{dag_id}"), json={"is_paused": False}, timeout=30)
         response.raise_for_status()
 
-    def trigger(self, dag_id: str, conf: dict | None = None, logical_date: str | None = None,
-                run_id: str | None = None) -> str:
+    def trigger(
+        self,
+        dag_id: str,
+        conf: dict | None = None,
+        logical_date: str | None = None,
+        run_id: str | None = None,
+    ) -> str:
         """Unpause ``dag_id`` (after it is parsed) and start a run; returns its run id."""
         self.wait_for_dag(dag_id)
         self.unpause(dag_id)
@@ -129,26 +134,31 @@ class AirflowClient:
             "task_instances"
         ]
 
-    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value",
-             map_index: int = -1) -> Any:
-        path = (f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}"
-                f"/xcomEntries/{key}")
+    def xcom(
+        self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
+    ) -> Any:
+        path = f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/xcomEntries/{key}"
         return self.get(path, map_index=map_index, deserialize=True)["value"]
 
-    def task_log_entries(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1,
-                         map_index: int = -1) -> list[dict]:
+    def task_log_entries(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1
+    ) -> list[dict]:
         """The structured log of one try, as the UI reads it (a list of JSON events)."""
-        path = (f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}"
-                f"/logs/{try_number}")
+        path = f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/logs/{try_number}"
         response = self.api.get(
-            self.url(path), params={"map_index": map_index, "full_content": True},
-            headers={"Accept": "application/json"}, timeout=60,
+            self.url(path),
+            params={"map_index": map_index, "full_content": True},
+            headers={"Accept": "application/json"},
+            timeout=60,
         )
         response.raise_for_status()
-        return [entry if isinstance(entry, dict) else {"event": entry} for entry in response.json()["content"]]
+        return [
+            entry if isinstance(entry, dict) else {"event": entry} for entry in response.json()["content"]
+        ]
 
-    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1,
-                 map_index: int = -1) -> str:
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1
+    ) -> str:
         """The log of one try as text: one JSON line per event, non-ASCII kept as is (for grepping)."""
         entries = self.task_log_entries(dag_id, run_id, task_id, try_number, map_index)
         return "\n".join(json.dumps(entry, ensure_ascii=False, default=str) for entry in entries)

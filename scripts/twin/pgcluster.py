@@ -7,7 +7,6 @@ listens on 127.0.0.1 on a free port and is removed on :meth:`PgCluster.stop`.
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import socket
@@ -30,9 +29,7 @@ def server_bin_dir() -> Path:
     override = os.environ.get("PLATFORM_KIT_PG_BIN")
     if override:
         return Path(override)
-    candidates = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3])
-    )
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
     if candidates:
         return Path(candidates[-1]).parent
     initdb = shutil.which("initdb")
@@ -114,8 +111,9 @@ def start_cluster(port: int | None = None, settings: dict[str, str] | None = Non
     as_postgres = os.geteuid() == 0
     root = Path(tempfile.mkdtemp(prefix="platform-kit-pg-"))
     password = os.urandom(12).hex()
-    cluster = PgCluster(root=root, port=port or free_port(), password=password, bin_dir=bin_dir,
-                        _as_postgres=as_postgres)
+    cluster = PgCluster(
+        root=root, port=port or free_port(), password=password, bin_dir=bin_dir, _as_postgres=as_postgres
+    )
     pwfile = root / "pwfile"
     pwfile.write_text(password)
     if as_postgres:
@@ -124,8 +122,17 @@ def start_cluster(port: int | None = None, settings: dict[str, str] | None = Non
     root.chmod(0o700)
     try:
         cluster._run(
-            str(bin_dir / "initdb"), "-D", str(cluster.data_dir), "-U", SUPERUSER, "--auth=scram-sha-256",
-            f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
+            str(bin_dir / "initdb"),
+            "-D",
+            str(cluster.data_dir),
+            "-U",
+            SUPERUSER,
+            "--auth=scram-sha-256",
+            f"--pwfile={pwfile}",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
         )
         options = {
             "listen_addresses": "127.0.0.1",
@@ -138,8 +145,15 @@ def start_cluster(port: int | None = None, settings: dict[str, str] | None = Non
         }
         opt_string = " ".join(f"-c {key}={value}" for key, value in options.items())
         cluster._run(
-            str(bin_dir / "pg_ctl"), "-D", str(cluster.data_dir), "-l", str(root / "server.log"), "-w",
-            "-o", opt_string, "start",
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(cluster.data_dir),
+            "-l",
+            str(root / "server.log"),
+            "-w",
+            "-o",
+            opt_string,
+            "start",
         )
     except subprocess.CalledProcessError as exc:
         log = (root / "server.log").read_text() if (root / "server.log").exists() else ""

@@ -15,6 +15,7 @@ Run it with ``python -m twin.receiver --port 8090``. Endpoints:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import json
 import threading
@@ -24,8 +25,9 @@ from urllib.parse import parse_qs
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="3">
 <title>Slack receiver</title><style>
-body{{font-family:system-ui,sans-serif;margin:2rem;background:#f8f8fa}} .msg{{background:#fff;border-left:4px solid
-#4a154b;margin:0 0 1rem;padding:.75rem 1rem;box-shadow:0 1px 2px #0002}} .meta{{color:#666;font-size:.8rem}}
+body{{font-family:system-ui,sans-serif;margin:2rem;background:#f8f8fa}}
+.msg{{background:#fff;border-left:4px solid #4a154b;margin:0 0 1rem;padding:.75rem 1rem}}
+.meta{{color:#666;font-size:.8rem}}
 pre{{white-space:pre-wrap;margin:.25rem 0 0}}</style></head><body><h1>Slack receiver</h1>
 <p>{count} message(s) received. JSON: <a href="messages">/messages</a>. This page refreshes every 3 s.</p>
 {items}</body></html>"""
@@ -50,7 +52,7 @@ def make_handler(state: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args) -> None:
             pass
 
         def _send(self, status: int, body: bytes, content_type: str, headers: dict | None = None) -> None:
@@ -114,7 +116,9 @@ def make_handler(state: Receiver) -> type[BaseHTTPRequestHandler]:
             status = int(mode.get("status", 200))
             if status != 200:
                 headers = {"Retry-After": str(mode["retry_after"])} if "retry_after" in mode else {}
-                self._send(status, b"rollup_error" if status >= 500 else b"rate_limited", "text/plain", headers)
+                self._send(
+                    status, b"rollup_error" if status >= 500 else b"rate_limited", "text/plain", headers
+                )
                 return
             rate = mode.get("rate_per_second")
             if rate:
@@ -170,10 +174,8 @@ def main() -> None:
     args = parser.parse_args()
     server = ReceiverServer(args.host, args.port)
     print(f"Slack receiver on {server.url}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

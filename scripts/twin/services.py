@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -31,14 +32,14 @@ class ServiceProcess:
             os.killpg(self.proc.pid, signal.SIGTERM)
             self.proc.wait(timeout=timeout)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.proc.wait(timeout=5)
 
 
-def spawn(name: str, argv: list[str], url: str, log_dir: Path | None, env: dict | None = None) -> ServiceProcess:
+def spawn(
+    name: str, argv: list[str], url: str, log_dir: Path | None, env: dict | None = None
+) -> ServiceProcess:
     log_path = (log_dir / f"{name}.log") if log_dir else None
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
     proc = subprocess.Popen(
@@ -65,8 +66,10 @@ def start_moto(port: int | None = None, log_dir: Path | None = None) -> ServiceP
     """moto's S3 (and STS) in server mode: a real HTTP endpoint, as boto3 sees AWS."""
     port = port or free_port()
     service = spawn(
-        "moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        f"http://127.0.0.1:{port}", log_dir,
+        "moto",
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        f"http://127.0.0.1:{port}",
+        log_dir,
     )
     wait_http(service, "/moto-api/")
     return service
@@ -77,9 +80,19 @@ def start_gcs(port: int | None = None, log_dir: Path | None = None) -> ServicePr
     port = port or free_port()
     service = spawn(
         "gcs",
-        [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--port", str(port),
-         "--in-memory"],
-        f"http://127.0.0.1:{port}", log_dir,
+        [
+            sys.executable,
+            "-m",
+            "gcp_storage_emulator",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--in-memory",
+        ],
+        f"http://127.0.0.1:{port}",
+        log_dir,
     )
     wait_http(service, "/")
     return service
@@ -88,8 +101,13 @@ def start_gcs(port: int | None = None, log_dir: Path | None = None) -> ServicePr
 def create_s3_bucket(endpoint: str, bucket: str) -> None:
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     s3.create_bucket(Bucket=bucket)
 
 

@@ -150,16 +150,25 @@ def spawn_airflow(name: str, env: dict[str, str], log_dir: Path) -> ServiceProce
     return spawn(name, argv, "", log_dir, env=env)
 
 
-def _airflow_environment(home: Path, pg: PgCluster, api_port: int, endpoints: dict[str, str],
-                         extra_bundles: list[dict], manual_only: bool) -> dict[str, str]:
+def _airflow_environment(
+    home: Path,
+    pg: PgCluster,
+    api_port: int,
+    endpoints: dict[str, str],
+    extra_bundles: list[dict],
+    manual_only: bool,
+) -> dict[str, str]:
     passwords = home / "passwords.json"
-    service_account = json.loads(
-        sandbox_env.load()["AIRFLOW_CONN_AIRFLOW_API"]
+    service_account = json.loads(sandbox_env.load()["AIRFLOW_CONN_AIRFLOW_API"])
+    passwords.write_text(
+        json.dumps({UI_USER: UI_PASSWORD, service_account["login"]: service_account["password"]})
     )
-    passwords.write_text(json.dumps({UI_USER: UI_PASSWORD, service_account["login"]: service_account["password"]}))
     bundles = [
-        {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-         "kwargs": {"path": str(home / "dags")}},
+        {
+            "name": "dags-folder",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(home / "dags")},
+        },
         {"name": "platform-kit", "classpath": "platform_kit.bundle.PlatformDagBundle", "kwargs": {}},
         *extra_bundles,
     ]
@@ -250,15 +259,21 @@ def start_twin(
         create_s3_bucket(moto.url, BACKUP_BUCKET)
         create_gcs_bucket(gcs.url, BACKUP_BUCKET)
         bundles = [
-            {"name": name, "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-             "kwargs": {"path": str(path)}}
+            {
+                "name": name,
+                "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                "kwargs": {"path": str(path)},
+            }
             for name, path in (extra_dag_folders or {}).items()
         ]
         twin.airflow_env = _airflow_environment(home, pg, api_port, twin.endpoints, bundles, manual_only)
         progress("migrating the metadata DB")
         subprocess.run(
             [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
-            env=twin.airflow_env, check=True, capture_output=True, text=True,
+            env=twin.airflow_env,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         progress("starting api-server, scheduler, dag-processor and triggerer")
         for name in ("api-server", "scheduler", "dag-processor", "triggerer"):

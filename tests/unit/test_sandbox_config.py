@@ -29,7 +29,10 @@ def compose() -> dict:
     parser = shutil.which("docker-compose")
     assert parser, "docker-compose (the compose parser) is missing: run scripts/bootstrap"
     result = subprocess.run(
-        [parser, "-f", str(COMPOSE_FILE), "config"], capture_output=True, text=True, cwd=REPO,
+        [parser, "-f", str(COMPOSE_FILE), "config"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
         env={"PATH": "/usr/bin:/bin"},  # no AIRFLOW_UID/.env: the sandbox must run with none
     )
     assert result.returncode == 0, result.stderr
@@ -42,7 +45,8 @@ def _published(service: dict) -> list[str]:
 
 def test_every_long_running_service_has_a_healthcheck(compose):
     missing = [
-        name for name, svc in compose["services"].items()
+        name
+        for name, svc in compose["services"].items()
         if name not in ONE_SHOT_SERVICES and "test" not in svc.get("healthcheck", {})
     ]
     assert missing == []
@@ -65,15 +69,26 @@ def test_every_bind_mounted_path_exists(compose):
 def test_airflow_image_matches_the_locked_version(compose):
     lock = tomllib.loads((REPO / "uv.lock").read_text())
     locked = next(p["version"] for p in lock["package"] if p["name"] == "apache-airflow")
-    images = {svc["image"] for svc in compose["services"].values() if "apache/airflow" in svc.get("image", "")}
+    images = {
+        svc["image"] for svc in compose["services"].values() if "apache/airflow" in svc.get("image", "")
+    }
     assert images == {f"apache/airflow:{locked}"}
 
 
 def test_every_airflow_service_gets_the_shared_definitions(compose):
     shared = sandbox_env.load()
-    airflow_services = [n for n, s in compose["services"].items() if "AIRFLOW__CORE__EXECUTOR" in s.get("environment", {})]
-    assert {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-worker",
-            "airflow-triggerer", "airflow-init", "health-monitor"} <= set(airflow_services)
+    airflow_services = [
+        n for n, s in compose["services"].items() if "AIRFLOW__CORE__EXECUTOR" in s.get("environment", {})
+    ]
+    assert {
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-worker",
+        "airflow-triggerer",
+        "airflow-init",
+        "health-monitor",
+    } <= set(airflow_services)
     for name in airflow_services:
         env = compose["services"][name]["environment"]
         for key, value in shared.items():
@@ -84,8 +99,11 @@ def test_every_airflow_service_gets_the_shared_definitions(compose):
 def test_the_twin_reads_the_same_definitions_with_only_addresses_changed():
     shared = sandbox_env.load()
     twin_addresses = {
-        "postgres": "127.0.0.1:6543", "s3": "http://127.0.0.1:1", "gcs": "http://127.0.0.1:2",
-        "slack-receiver": "http://127.0.0.1:3", "airflow-apiserver": "http://127.0.0.1:4",
+        "postgres": "127.0.0.1:6543",
+        "s3": "http://127.0.0.1:1",
+        "gcs": "http://127.0.0.1:2",
+        "slack-receiver": "http://127.0.0.1:3",
+        "airflow-apiserver": "http://127.0.0.1:4",
     }
     twin_env = sandbox_env.twin_environment(twin_addresses)
     assert twin_env.keys() == shared.keys()
@@ -102,7 +120,11 @@ def test_the_twin_reads_the_same_definitions_with_only_addresses_changed():
 
 
 def test_every_connection_the_dags_use_is_defined(dag_bag):
-    defined = {key.removeprefix("AIRFLOW_CONN_").lower() for key in sandbox_env.load() if key.startswith("AIRFLOW_CONN_")}
+    defined = {
+        key.removeprefix("AIRFLOW_CONN_").lower()
+        for key in sandbox_env.load()
+        if key.startswith("AIRFLOW_CONN_")
+    }
     used = set()
     for dag in dag_bag.dags.values():
         for name, param in dag.params.items():
@@ -122,7 +144,7 @@ def test_no_secret_in_the_compose_file_lacks_a_sandbox_warning():
     lines = COMPOSE_FILE.read_text().splitlines()
     for number, line in enumerate(lines):
         if re.search(r"(PASSWORD|FERNET_KEY|JWT_SECRET)\b.*:", line) and not line.strip().startswith("#"):
-            window = "\n".join(lines[max(0, number - 3): number + 1])
+            window = "\n".join(lines[max(0, number - 3) : number + 1])
             assert "SANDBOX ONLY" in window, f"line {number + 1} sets a secret without a sandbox-only warning"
 
 
