@@ -150,22 +150,35 @@ class SlackNotifier(BaseNotifier):
                 self.conn_id or "routing by tag/owner, slack_default",
             )
             return
-        send_alert(alert, target)
+        if send_alert(alert, target).ok:
+            _remember(alert)
+
+
+def _dedup_key(alert) -> tuple:
+    return (alert.kind, alert.dag_id, alert.task_id, alert.run_id, alert.map_index, alert.try_number)
 
 
 def _is_duplicate(alert) -> bool:
-    """Same kind, task, run and try within ``DEDUP_SECONDS`` in this process (e.g. a callback listed
-    twice, or set both by the cluster policy and by hand)."""
-    key = (alert.kind, alert.dag_id, alert.task_id, alert.run_id, alert.map_index, alert.try_number)
+    """Same kind, task, run and try delivered within ``DEDUP_SECONDS`` by this process (e.g. a callback
+    listed twice, or set both by the cluster policy and by hand). Dropped alerts are not remembered, so
+    they are tried again."""
     now = time.monotonic()
     with _sent_lock:
         for old_key, when in list(_sent.items()):
             if now - when > DEDUP_SECONDS:
                 del _sent[old_key]
-        if key in _sent:
-            return True
-        _sent[key] = now
-    return False
+        return _dedup_key(alert) in _sent
+
+
+def _remember(alert) -> None:
+    with _sent_lock:
+        _sent[_dedup_key(alert)] = time.monotonic()
+
+
+def forget_sent_alerts() -> None:
+    """Clear the duplicate-suppression memory (tests, or to re-send on purpose)."""
+    with _sent_lock:
+        _sent.clear()
 
 
 def _warn_localhost(url: str | None) -> None:
