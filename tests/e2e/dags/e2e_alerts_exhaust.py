@@ -1,0 +1,42 @@
+"""e2e-only DAG: a task that fails every try, with a DAG-level failure callback.
+
+Expected alerts: a retry alert for try 1, one failure alert for try 2 (its log link opens that try's
+log), and one DAG-level failure alert sent by the dag-processor.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, task
+
+from platform_kit.alerts import on_failure_callback, on_retry_callback
+
+with DAG(
+    dag_id="e2e_alerts_exhaust",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["e2e", "team:e2e_alerts"],
+    default_args={
+        "owner": "platform",
+        "retries": 1,
+        "retry_delay": timedelta(seconds=1),
+        "on_failure_callback": on_failure_callback,
+        "on_retry_callback": on_retry_callback,
+    },
+    on_failure_callback=on_failure_callback,
+    doc_md=__doc__,
+):
+
+    @task
+    def always_fails() -> None:
+        raise RuntimeError("e2e exhausted: quota <100%> & still failing")
+
+    @task
+    def succeeds() -> str:
+        return "ok"
+
+    always_fails()
+    succeeds()
