@@ -177,47 +177,24 @@ def test_branch_on_mode_variable(twin, dag_id, mode):
 
 # --- ExternalTaskSensor ----------------------------------------------------------------------------
 
-UTC = dt.UTC
-# (downstream dag_id, downstream logical date, upstream logical date(s), upstream fails?)
+
+def _at(day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 3, day, hour, minute, tzinfo=dt.UTC)
+
+
+# case -> (downstream logical date, upstream logical date, upstream fails?); the case names the DAG.
 SENSOR_CASES = {
-    "same_schedule-success": (
-        "example_platform_kit_sensor_same_schedule",
-        dt.datetime(2026, 3, 2, 6, tzinfo=UTC),
-        dt.datetime(2026, 3, 2, 6, tzinfo=UTC),
-        False,
-    ),
-    "same_schedule-upstream_failed": (
-        "example_platform_kit_sensor_same_schedule",
-        dt.datetime(2026, 3, 3, 6, tzinfo=UTC),
-        dt.datetime(2026, 3, 3, 6, tzinfo=UTC),
-        True,
-    ),
-    "execution_delta-success": (
-        "example_platform_kit_sensor_execution_delta",
-        dt.datetime(2026, 3, 4, 6, 5, tzinfo=UTC),
-        dt.datetime(2026, 3, 4, 6, tzinfo=UTC),
-        False,
-    ),
-    "execution_delta-upstream_failed": (
-        "example_platform_kit_sensor_execution_delta",
-        dt.datetime(2026, 3, 5, 6, 5, tzinfo=UTC),
-        dt.datetime(2026, 3, 5, 6, tzinfo=UTC),
-        True,
-    ),
-    # Saturday 07:00 maps to Friday's 06:00 upstream run.
-    "execution_date_fn-success": (
-        "example_platform_kit_sensor_execution_date_fn",
-        dt.datetime(2026, 3, 7, 7, tzinfo=UTC),
-        dt.datetime(2026, 3, 6, 6, tzinfo=UTC),
-        False,
-    ),
-    "execution_date_fn-upstream_failed": (
-        "example_platform_kit_sensor_execution_date_fn",
-        dt.datetime(2026, 3, 9, 7, tzinfo=UTC),
-        dt.datetime(2026, 3, 9, 6, tzinfo=UTC),
-        True,
-    ),
+    "same_schedule-success": (_at(2, 6), _at(2, 6), False),
+    "same_schedule-upstream_failed": (_at(3, 6), _at(3, 6), True),
+    "execution_delta-success": (_at(4, 6, 5), _at(4, 6), False),
+    "execution_delta-upstream_failed": (_at(5, 6, 5), _at(5, 6), True),
+    "execution_date_fn-success": (_at(7, 7), _at(6, 6), False),  # Saturday -> Friday's run
+    "execution_date_fn-upstream_failed": (_at(9, 7), _at(9, 6), True),
 }
+
+
+def _sensor_dag(case: str) -> str:
+    return f"example_platform_kit_sensor_{case.split('-')[0]}"
 
 
 @pytest.fixture(scope="module")
@@ -227,24 +204,28 @@ def sensor_runs(twin) -> dict[str, tuple[str, str]]:
     Returns ``{case: (downstream run_id, upstream run_id)}``.
     """
     downstream = {
-        case: twin.trigger(dag_id, logical_date=ours.isoformat())
-        for case, (dag_id, ours, _, _) in SENSOR_CASES.items()
+        case: twin.trigger(_sensor_dag(case), logical_date=ours.isoformat())
+        for case, (ours, _, _) in SENSOR_CASES.items()
     }
     upstream = {
         case: twin.trigger(UPSTREAM, conf={"fail": fail}, logical_date=theirs.isoformat())
-        for case, (_, _, theirs, fail) in SENSOR_CASES.items()
+        for case, (_, theirs, fail) in SENSOR_CASES.items()
     }
     return {case: (downstream[case], upstream[case]) for case in SENSOR_CASES}
 
 
+def _finished_case(twin, sensor_runs, case: str) -> tuple[dict, dict, dict[str, dict]]:
+    """Wait for both runs of ``case``: (downstream run, upstream run, downstream task instances)."""
+    run_id, upstream_run_id = sensor_runs[case]
+    run = twin.wait_for_run(_sensor_dag(case), run_id, timeout=300)
+    upstream = twin.wait_for_run(UPSTREAM, upstream_run_id, timeout=120)
+    return run, upstream, _tis(twin, _sensor_dag(case), run_id)
+
+
 @pytest.mark.parametrize("case", [c for c in SENSOR_CASES if c.endswith("-success")])
 def test_sensor_succeeds_once_the_matching_upstream_run_succeeded(twin, sensor_runs, case):
-    dag_id = SENSOR_CASES[case][0]
-    run_id, upstream_run_id = sensor_runs[case]
-    run = twin.wait_for_run(dag_id, run_id, timeout=300)
-    upstream = twin.wait_for_run(UPSTREAM, upstream_run_id, timeout=120)
-    tis = _tis(twin, dag_id, run_id)
-    publish_end = _when(_tis(twin, UPSTREAM, upstream_run_id)["publish"]["end_date"])
+    run, upstream, tis = _finished_case(twin, sensor_runs, case)
+    publish_end = _when(_tis(twin, UPSTREAM, upstream["dag_run_id"])["publish"]["end_date"])
 
     assert upstream["state"] == "success"
     assert run["state"] == "success"
@@ -256,22 +237,19 @@ def test_sensor_succeeds_once_the_matching_upstream_run_succeeded(twin, sensor_r
 
 @pytest.mark.parametrize("case", [c for c in SENSOR_CASES if c.endswith("-upstream_failed")])
 def test_sensor_fails_on_a_failed_upstream_well_before_its_timeout(twin, sensor_runs, examples_bag, case):
-    dag_id = SENSOR_CASES[case][0]
-    run_id, upstream_run_id = sensor_runs[case]
-    run = twin.wait_for_run(dag_id, run_id, timeout=300)
-    upstream = twin.wait_for_run(UPSTREAM, upstream_run_id, timeout=120)
-    tis = _tis(twin, dag_id, run_id)
+    run, upstream, tis = _finished_case(twin, sensor_runs, case)
+    dag = examples_bag.dags[_sensor_dag(case)]
     started = _when(run["start_date"])
 
     assert upstream["state"] == "failed"
     assert run["state"] == "failed"
     assert tis["process"]["state"] == "upstream_failed"
     for sensor in (t for t in tis if t.startswith("wait_")):
-        timeout = examples_bag.dags[dag_id].get_task(sensor).timeout
+        timeout = dag.get_task(sensor).timeout
         waited = (_when(tis[sensor]["end_date"]) - started).total_seconds()
         assert tis[sensor]["state"] == "failed"
         assert waited < timeout, f"{sensor} waited {waited:.0f}s, its timeout is {timeout}s"
-        log = twin.task_log(dag_id, run_id, sensor, try_number=tis[sensor]["try_number"])
+        log = twin.task_log(dag.dag_id, run["dag_run_id"], sensor, try_number=tis[sensor]["try_number"])
         # Failed through failed_states, not through AirflowSensorTimeout.
         assert "ExternalTaskFailedError" in log or "ExternalDagFailedError" in log
         assert "AirflowSensorTimeout" not in log
