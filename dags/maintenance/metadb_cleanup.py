@@ -1,0 +1,119 @@
+"""Metadata-DB cleanup with core's `airflow db clean` engine, run only after a verified backup."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, Param, task
+
+from platform_kit.assets import METADB_BACKUP
+from platform_kit.dbclean.tables import ALL_TABLES, SAFE_TABLES, UNSAFE_TABLES
+
+DOC_MD = f"""
+### Metadata-DB cleanup (`platform_kit_metadb_cleanup`)
+
+**When to use it**: keep `log`, `xcom`, `task_instance`, `dag_run` and friends from growing forever.
+It runs Airflow's own cleanup engine (what `airflow db clean` calls), so it keeps the last scheduled
+run of every DAG, cascades to dependent tables and archives rows exactly like core. It is scheduled on
+the backup Asset: it runs **only after `platform_kit_metadb_backup` verified a backup**, never after a
+failed one. Trigger it by hand with `dry_run` first to see the counts.
+
+**What it adds to `airflow db clean`**: it works from an Airflow 3 task (the DB URL is built from the
+`airflow_metadb` connection and given only to a child process); any table that fails fails the task,
+naming the table and the cause (core exits 0 by default); rows matched/deleted per table, rows removed
+by foreign-key cascades, DB size before/after and durations in the log, XCom and optionally Slack.
+
+**Params**
+- `retention_days`: purge rows older than this (each table has its own date column, see
+  `docs/db-cleanup.md`).
+- `tables`: what to clean. Default: the safe set. Left out unless you pick them:
+  {", ".join(f"`{t}`" for t in UNSAFE_TABLES)} (why: `docs/db-cleanup.md`). Core adds dependent tables.
+- `dag_ids` / `exclude_dag_ids`: restrict to / never touch these DAGs. Tables without a usable `dag_id`
+  are then skipped (reported), never purged for every DAG.
+- `batch_size`: rows per archive-and-delete transaction; lower it if statements time out.
+- `dry_run`: count only; nothing changes.
+- `archive`: `export_and_drop` (default) uploads core's archive tables as CSV (one file per table,
+  read back and checked) plus a manifest, then drops them; `keep` leaves `_airflow_deleted__*` tables
+  in the DB (they grow it and every backup); `skip` keeps no archive (the backup has the rows).
+- `export_url`: where archives go; empty = Variable `platform_kit_backup_url` + `/db-clean-archives`.
+- `metadb_conn_id`, `aws_conn_id`, `google_conn_id`, `slack_conn_id` (empty = no Slack).
+
+**Watch for**: deleted rows free space for reuse inside PostgreSQL; the DB file size only shrinks after
+`VACUUM FULL`/`pg_repack`. Keep-last applies to `dag_run` only, and never to manual runs. The DB user
+needs SELECT, DELETE and CREATE (archive tables) on the metadata schema.
+"""
+
+with DAG(
+    dag_id="platform_kit_metadb_cleanup",
+    description="airflow db clean after each verified metadata-DB backup: batched, loud on failure",
+    doc_md=DOC_MD,
+    schedule=[METADB_BACKUP],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    is_paused_upon_creation=True,
+    tags=["platform-kit", "maintenance", "metadb"],
+    default_args={"owner": "platform", "retries": 0},
+    params={
+        "retention_days": Param(
+            90, type="integer", minimum=1, maximum=3650, description="Purge rows older than this many days."
+        ),
+        "tables": Param(
+            list(SAFE_TABLES),
+            type="array",
+            items={"type": "string", "enum": list(ALL_TABLES)},
+            uniqueItems=True,
+            description="Tables to clean (core adds dependents). Default: the safe set, without "
+            + ", ".join(UNSAFE_TABLES)
+            + ".",
+        ),
+        "dag_ids": Param(
+            [], type="array", items={"type": "string"}, description="Only rows of these DAGs (empty = all)."
+        ),
+        "exclude_dag_ids": Param(
+            [], type="array", items={"type": "string"}, description="Never rows of these DAGs."
+        ),
+        "batch_size": Param(
+            10000,
+            type="integer",
+            minimum=1,
+            maximum=1000000,
+            description="Rows per archive-and-delete transaction; lower it on statement timeouts.",
+        ),
+        "dry_run": Param(False, type="boolean", description="Count what would be purged; change nothing."),
+        "archive": Param(
+            "export_and_drop",
+            type="string",
+            enum=["export_and_drop", "keep", "skip"],
+            description="export_and_drop: CSV to storage, verify, drop. keep: archive tables stay in the "
+            "DB. skip: no archive.",
+        ),
+        "export_url": Param(
+            "",
+            type="string",
+            description="s3://bucket/prefix or gs://bucket/prefix for archives; empty = Variable "
+            "platform_kit_backup_url + /db-clean-archives.",
+        ),
+        "metadb_conn_id": Param(
+            "airflow_metadb",
+            type="string",
+            minLength=1,
+            description="postgres Connection to the metadata DB.",
+        ),
+        "aws_conn_id": Param("aws_default", type="string", description="Connection for s3:// destinations."),
+        "google_conn_id": Param(
+            "google_cloud_default", type="string", description="Connection for gs:// destinations."
+        ),
+        "slack_conn_id": Param(
+            "", type="string", description="Slack webhook connection for the summary; empty = no Slack."
+        ),
+    },
+) as dag:
+
+    @task(task_id="clean")
+    def clean(params=None) -> dict:
+        """Run the cleanup; the summary (rows per table, DB size before/after) goes to XCom."""
+        from platform_kit.dbclean.tasks import run_cleanup
+
+        return run_cleanup(params)
+
+    clean()

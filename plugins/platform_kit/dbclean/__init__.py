@@ -1,0 +1,46 @@
+"""Metadata-DB cleanup: core's ``airflow db clean`` engine, made safe to run from an Airflow 3 DAG.
+
+Public API::
+
+    from platform_kit.dbclean import ArchiveMode, CleanupOptions, clean_metadb, url_from_connection
+
+    summary = clean_metadb(CleanupOptions(retention_days=90, dry_run=True), url=url)
+
+See ``docs/db-cleanup.md`` for the safe table set, the cutoff column of each table and the trade-offs of
+passing the database URL to a child process.
+"""
+
+from __future__ import annotations
+
+from platform_kit.dbclean.engine import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_RETENTION_DAYS,
+    MIN_RETENTION_DAYS,
+    ArchiveMode,
+    CleanupFailed,
+    CleanupOptions,
+    clean_metadb,
+    format_table_report,
+    sqlalchemy_url,
+    url_from_connection,
+    url_from_dsn,
+)
+from platform_kit.dbclean.tables import ALL_TABLES, CUTOFF_COLUMNS, SAFE_TABLES, UNSAFE_TABLES
+
+__all__ = [
+    "ALL_TABLES",
+    "CUTOFF_COLUMNS",
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_RETENTION_DAYS",
+    "MIN_RETENTION_DAYS",
+    "SAFE_TABLES",
+    "UNSAFE_TABLES",
+    "ArchiveMode",
+    "CleanupFailed",
+    "CleanupOptions",
+    "clean_metadb",
+    "format_table_report",
+    "sqlalchemy_url",
+    "url_from_connection",
+    "url_from_dsn",
+]

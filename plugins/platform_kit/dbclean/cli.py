@@ -1,0 +1,180 @@
+"""``platform-kit db clean``: the metadata-DB cleanup from a shell, with the DAG's options.
+
+Examples::
+
+    platform-kit db clean --retention-days 90 --dry-run
+    platform-kit db clean --retention-days 90 --tables log,xcom --batch-size 5000 --archive skip
+    PLATFORM_KIT_METADB_DSN=postgresql://... platform-kit db clean --retention-days 30 --json
+
+The database comes from ``--conn-id`` (an Airflow connection visible to this shell, e.g. via
+``AIRFLOW_CONN_AIRFLOW_METADB``) or from a DSN. Prefer the ``PLATFORM_KIT_METADB_DSN`` environment
+variable to ``--dsn``: a command line is visible to every user through ``ps``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from platform_kit.cli import CommandError
+from platform_kit.dbclean.engine import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_RETENTION_DAYS,
+    ArchiveMode,
+    CleanupFailed,
+    CleanupOptions,
+    clean_metadb,
+    format_table_report,
+    url_from_connection,
+    url_from_dsn,
+)
+from platform_kit.dbclean.tables import ALL_TABLES, SAFE_TABLES
+
+DSN_ENV = "PLATFORM_KIT_METADB_DSN"
+
+
+def _csv_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _db_group(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """The ``db`` command group's subparsers, created once and shared by every ``db`` subcommand."""
+    parser = subparsers.choices.get("db")
+    if parser is None:
+        parser = subparsers.add_parser("db", help="metadata database maintenance")
+        return parser.add_subparsers(dest="db_command", metavar="DB_COMMAND")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return parser.add_subparsers(dest="db_command", metavar="DB_COMMAND")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``db clean`` to the ``platform-kit`` parser."""
+    parser = _db_group(subparsers).add_parser(
+        "clean",
+        help="purge old metadata rows with core's `airflow db clean` engine, loudly",
+        description=(
+            "Purge metadata rows older than the retention with Airflow's own cleanup engine, always "
+            "failing if any table fails, and report rows deleted per table and the DB size before/after. "
+            f"Default tables: {', '.join(SAFE_TABLES)}."
+        ),
+    )
+    parser.add_argument(
+        "--retention-days",
+        type=int,
+        default=DEFAULT_RETENTION_DAYS,
+        help=f"purge rows older than this many days (default {DEFAULT_RETENTION_DAYS})",
+    )
+    parser.add_argument(
+        "--tables",
+        type=_csv_list,
+        default=[],
+        help=f"comma-separated tables (default: the safe set). Choices: {', '.join(ALL_TABLES)}",
+    )
+    parser.add_argument(
+        "--dag-ids", type=_csv_list, default=[], help="only rows of these DAGs (comma-separated)"
+    )
+    parser.add_argument(
+        "--exclude-dag-ids", type=_csv_list, default=[], help="never rows of these DAGs (comma-separated)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"rows per archive-and-delete transaction (default {DEFAULT_BATCH_SIZE}; 0 = one per table)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="count what would be purged; change nothing")
+    parser.add_argument(
+        "--archive",
+        choices=[mode.value for mode in ArchiveMode],
+        default=ArchiveMode.KEEP.value,
+        help="skip: no archive tables; keep (default): leave _airflow_deleted__* tables in the DB; "
+        "export_and_drop: upload them as CSV to --export-url, verify, then drop them",
+    )
+    parser.add_argument("--export-url", help="s3://bucket/prefix or gs://bucket/prefix for export_and_drop")
+    parser.add_argument(
+        "--aws-conn-id", default="aws_default", help="connection for s3:// (default aws_default)"
+    )
+    parser.add_argument(
+        "--google-conn-id",
+        default="google_cloud_default",
+        help="connection for gs:// (default google_cloud_default)",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--conn-id",
+        default="airflow_metadb",
+        help="Airflow connection (conn type postgres) of the metadata DB (default airflow_metadb)",
+    )
+    source.add_argument(
+        "--dsn",
+        help=f"PostgreSQL URL of the metadata DB; visible in `ps`, prefer the {DSN_ENV} environment variable",
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout at the end")
+    parser.set_defaults(handler=handle_clean)
+
+
+def _resolve_url(args: argparse.Namespace) -> str:
+    try:
+        dsn = args.dsn or os.environ.get(DSN_ENV)
+        if dsn:
+            return url_from_dsn(dsn)
+        from airflow.sdk import Connection
+
+        try:
+            conn = Connection.get(args.conn_id)
+        except Exception as exc:
+            raise CommandError(
+                f"connection {args.conn_id!r} not found ({type(exc).__name__}); export "
+                f"AIRFLOW_CONN_{args.conn_id.upper()} or set {DSN_ENV}"
+            ) from None
+        return url_from_connection(conn)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def handle_clean(args: argparse.Namespace) -> int:
+    url = _resolve_url(args)
+    options = CleanupOptions(
+        retention_days=args.retention_days,
+        tables=tuple(args.tables),
+        dag_ids=tuple(args.dag_ids),
+        exclude_dag_ids=tuple(args.exclude_dag_ids),
+        batch_size=args.batch_size or None,
+        dry_run=args.dry_run,
+        archive=ArchiveMode(args.archive),
+        export_url=args.export_url,
+        aws_conn_id=args.aws_conn_id,
+        google_conn_id=args.google_conn_id,
+    )
+    # With --json, stdout carries only the summary; progress goes to stderr.
+    progress = sys.stderr if args.json else sys.stdout
+
+    def emit(line: str) -> None:
+        print(line, file=progress, flush=True)
+
+    try:
+        summary: dict[str, Any] = clean_metadb(options, url=url, output=emit)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    except CleanupFailed as exc:
+        if exc.summary:
+            for line in format_table_report(exc.summary):
+                emit(line)
+            if args.json:
+                print(json.dumps({"error": str(exc), **exc.summary}, indent=2))
+        raise CommandError(str(exc)) from None
+    for line in format_table_report(summary):
+        emit(line)
+    prefix = "dry run: " if options.dry_run else ""
+    emit(
+        f"{prefix}{summary['rows_matched']} rows matched, {summary['rows_deleted']} deleted, "
+        f"DB size {summary['db_size_before']} -> {summary['db_size_after']} bytes"
+    )
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    return 0

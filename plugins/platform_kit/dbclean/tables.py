@@ -1,0 +1,69 @@
+"""Which metadata tables ``airflow db clean`` (3.3.2) can purge, by which column, and which are safe.
+
+The names and columns mirror ``airflow.utils.db_cleanup.config_list``; a unit test fails when core
+changes them. They are spelled out here so DAG files and the CLI can validate input without importing
+core's cleanup module (which needs a configured database).
+"""
+
+from __future__ import annotations
+
+#: Every table core can clean -> the column compared with the cutoff. ``session`` exists only with
+#: FAB's database session backend; tables absent from a deployment are skipped and reported "missing".
+CUTOFF_COLUMNS: dict[str, str] = {
+    "_xcom_archive": "timestamp",
+    "asset_event": "timestamp",
+    "callback": "created_at",
+    "celery_taskmeta": "date_done",
+    "celery_tasksetmeta": "date_done",
+    "connection_test_request": "updated_at",
+    "dag": "last_parsed_time",
+    "dag_run": "start_date",
+    "dag_version": "created_at",
+    "deadline": "deadline_time",
+    "import_error": "timestamp",
+    "job": "latest_heartbeat",
+    "log": "dttm",
+    "partitioned_asset_key_log": "created_at",
+    "revoked_token": "exp",
+    "session": "expiry",
+    "task_instance": "start_date",
+    "task_instance_history": "start_date",
+    "task_reschedule": "start_date",
+    "task_state_store": "expires_at",
+    "trigger": "created_date",
+    "xcom": "timestamp",
+}
+
+ALL_TABLES: tuple[str, ...] = tuple(sorted(CUTOFF_COLUMNS))
+
+#: Tables left out of the default set, and why. Each can still be selected explicitly.
+UNSAFE_TABLES: dict[str, str] = {
+    "dag": (
+        "a DAG whose file was not parsed recently (paused, moved, bundle outage) loses its row and, by "
+        "cascade, its versions and deadlines; reported to fail on 3.0 (#52147)"
+    ),
+    "dag_version": (
+        "deletes cascade to task_instance and dag_run; foreign-key failures were reported through 3.3.0 "
+        "(#56192, #61390, #63703, #71864) and old versions are what the UI needs to show old runs"
+    ),
+    "trigger": (
+        "task_instance.trigger_id is ON DELETE CASCADE: a trigger older than the retention belongs to a "
+        "task that is still deferred, and purging it deletes that running task instance"
+    ),
+}
+
+#: The default selection: everything core cleans except :data:`UNSAFE_TABLES`.
+SAFE_TABLES: tuple[str, ...] = tuple(name for name in ALL_TABLES if name not in UNSAFE_TABLES)
+
+
+def validate_tables(tables: list[str] | tuple[str, ...] | None) -> list[str]:
+    """The selection as a sorted list; :data:`SAFE_TABLES` when empty.
+
+    :raises ValueError: one line naming every unknown table and the valid choices.
+    """
+    if not tables:
+        return list(SAFE_TABLES)
+    unknown = sorted(set(tables) - set(ALL_TABLES))
+    if unknown:
+        raise ValueError(f"unknown table(s) {unknown}; choose from {list(ALL_TABLES)}")
+    return sorted(set(tables))

@@ -1,0 +1,90 @@
+"""Airflow adapter for the metadata-DB cleanup DAG: Params in, :func:`clean_metadb` out, summary reported.
+
+Runs in a task (the ORM is blocked there): the database URL comes from the dedicated connection, not from
+Airflow's own settings, and is registered with the secrets masker before anything can print it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from platform_kit.dbclean.engine import (
+    ArchiveMode,
+    CleanupFailed,
+    CleanupOptions,
+    clean_metadb,
+    format_table_report,
+    secrets_of,
+    url_from_connection,
+)
+
+log = logging.getLogger(__name__)
+
+#: Variable holding the backup destination; archives go below it unless ``export_url`` is set.
+BACKUP_URL_VARIABLE = "platform_kit_backup_url"
+ARCHIVE_SUBDIR = "db-clean-archives"
+
+
+def options_from_params(params: Mapping[str, Any], *, export_url: str | None = None) -> CleanupOptions:
+    """Map the DAG's Params onto :class:`CleanupOptions` (validation happens in the engine)."""
+    return CleanupOptions(
+        retention_days=int(params["retention_days"]),
+        tables=tuple(params.get("tables") or ()),
+        dag_ids=tuple(params.get("dag_ids") or ()),
+        exclude_dag_ids=tuple(params.get("exclude_dag_ids") or ()),
+        batch_size=params.get("batch_size") or None,
+        dry_run=bool(params.get("dry_run")),
+        archive=ArchiveMode(params.get("archive") or ArchiveMode.KEEP.value),
+        export_url=export_url,
+        aws_conn_id=params.get("aws_conn_id") or None,
+        google_conn_id=params.get("google_conn_id") or None,
+    )
+
+
+def _export_url(params: Mapping[str, Any]) -> str | None:
+    if params.get("archive") != ArchiveMode.EXPORT_AND_DROP.value:
+        return None
+    if params.get("export_url"):
+        return str(params["export_url"])
+    from airflow.sdk import Variable
+
+    base = Variable.get(BACKUP_URL_VARIABLE, default=None)
+    if not base:
+        raise ValueError(
+            f"archive=export_and_drop needs a destination: set the export_url Param or the "
+            f"{BACKUP_URL_VARIABLE} Variable (s3://bucket/prefix or gs://bucket/prefix)"
+        )
+    return f"{str(base).rstrip('/')}/{ARCHIVE_SUBDIR}"
+
+
+def run_cleanup(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Task body: clean, log a per-table report, return the summary for XCom (Slack when configured).
+
+    :raises RuntimeError: one line naming each failed table and its cause; the summary is logged first.
+    """
+    from airflow.sdk import Connection
+    from airflow.sdk.log import mask_secret
+
+    from platform_kit.summary import report
+
+    conn = Connection.get(params["metadb_conn_id"])
+    url = url_from_connection(conn)
+    for secret in secrets_of(url):
+        mask_secret(secret)
+
+    options = options_from_params(params, export_url=_export_url(params))
+    slack = params.get("slack_conn_id") or None
+    title = "Metadata DB cleanup" + (" (dry run)" if options.dry_run else "")
+    try:
+        summary = clean_metadb(options, url=url, output=log.info)
+    except CleanupFailed as exc:
+        if exc.summary:
+            for line in format_table_report(exc.summary):
+                log.error("%s", line)
+            report(f"{title} FAILED", {"error": str(exc), **exc.summary}, slack_conn_id=slack, logger=log)
+        raise RuntimeError(str(exc)) from None
+    for line in format_table_report(summary):
+        log.info("%s", line)
+    return report(title, summary, slack_conn_id=slack, logger=log)
