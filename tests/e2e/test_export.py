@@ -1,0 +1,220 @@
+"""The export DAG in the twin: 200 variables and 50 connections out, encrypted, into a fresh Airflow DB,
+every field equal, no secret in any task log; bad input fails in one line and uploads nothing."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from export_airflow import (
+    AIRFLOW_BIN,
+    AirflowDB,
+    Content,
+    create_database,
+    differences,
+    drop_database,
+    make_content,
+)
+
+from platform_kit.cli import main
+from platform_kit.export import restore
+
+pytestmark = pytest.mark.e2e
+
+DAG_ID = "platform_kit_export"
+BUCKET = "platform-kit-backups"
+SHADOWED_KEY = "platform_kit_backup_url"  # also AIRFLOW_VAR_PLATFORM_KIT_BACKUP_URL in the twin's env
+
+
+def _bulk(twin, collection: str, entities: list[dict], action: str = "create") -> None:
+    for start in range(0, len(entities), 25):
+        chunk = entities[start : start + 25]
+        if action == "create":
+            body = {"actions": [{"action": "create", "entities": chunk, "action_on_existence": "overwrite"}]}
+        else:
+            body = {"actions": [{"action": "delete", "entities": chunk, "action_on_non_existence": "skip"}]}
+        response = twin.api.patch(twin.url(collection), json=body, timeout=120)
+        response.raise_for_status()
+        errors = response.json()[action]["errors"]
+        assert not errors, errors
+
+
+@pytest.fixture(scope="module")
+def seeded(twin):
+    """200 variables and 50 connections created through the REST bulk endpoints (removed afterwards)."""
+    content = make_content(192, 50)
+    content.variables[SHADOWED_KEY] = {
+        "value": "s3://db-value-not-env/pkS3cretShadow",
+        "description": "db copy",
+    }
+    assert len(content.variables) == 200
+    _bulk(twin, "variables", [{"key": k, **v} for k, v in content.variables.items()])
+    _bulk(twin, "connections", [{"connection_id": k, **c} for k, c in content.connections.items()])
+    yield content
+    _bulk(twin, "variables", list(content.variables), action="delete")
+    _bulk(twin, "connections", list(content.connections), action="delete")
+
+
+@pytest.fixture
+def twin_env(twin, monkeypatch):
+    """This process talks to the twin's S3 and reads the key Connection the way an operator's shell would."""
+    for name in ("AIRFLOW_CONN_AWS_DEFAULT", "AIRFLOW_CONN_PLATFORM_KIT_EXPORT_KEY"):
+        monkeypatch.setenv(name, twin.airflow_env[name])
+
+
+def _objects(twin, prefix: str) -> list[str]:
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=twin.s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
+
+
+def _run(twin, conf: dict) -> tuple[str, dict]:
+    run_id = twin.trigger(DAG_ID, conf=conf)
+    return run_id, twin.wait_for_run(DAG_ID, run_id, timeout=600)
+
+
+def _all_logs(twin, run_id: str) -> str:
+    """Every task log of the run, through the API and straight from the log folder."""
+    texts = [
+        twin.task_log(DAG_ID, run_id, ti["task_id"], try_number=max(ti["try_number"], 1))
+        for ti in twin.task_instances(DAG_ID, run_id)
+    ]
+    for path in Path(twin.log_folder).rglob("*"):
+        if path.is_file() and f"dag_id={DAG_ID}" in str(path) and run_id in str(path):
+            texts.append(path.read_text(errors="replace"))
+    return "\n".join(texts)
+
+
+def test_export_round_trips_every_field_into_a_fresh_airflow_and_logs_no_secret(
+    twin, seeded: Content, twin_env, tmp_path
+):
+    prefix = f"e2e-export-{uuid.uuid4().hex[:8]}"
+    run_id, run = _run(twin, {"destination": f"s3://{BUCKET}/{prefix}"})
+    assert run["state"] == "success", _all_logs(twin, run_id)[-3000:]
+
+    summary = twin.xcom(DAG_ID, run_id, "export")
+    assert summary["encryption"].startswith("AES-256-GCM")
+    assert summary["variables"] >= 200 and summary["connections"] >= 50
+    assert summary["destination"].startswith(f"s3://{BUCKET}/{prefix}/")
+    assert SHADOWED_KEY in summary["env_shadowed_exported_from_db"]["names"]
+    keys = sorted(_objects(twin, prefix))
+    assert len(keys) == 2 and keys[1].endswith("/manifest.json"), keys
+
+    out = tmp_path / "restore"
+    assert (
+        main(
+            [
+                "export",
+                "decrypt",
+                summary["destination"],
+                "--key-conn",
+                "platform_kit_export_key",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+
+    db_name = f"pk_export_restore_{uuid.uuid4().hex[:6]}"
+    target = AirflowDB(create_database(twin.metadb_dsn, db_name)).migrate()
+    try:
+        result = restore.import_with_cli(out, "fail", airflow_bin=AIRFLOW_BIN, env=target.env)
+        assert result["variables"] == summary["variables"]
+        restored = target.dump()
+    finally:
+        drop_database(twin.metadb_dsn, db_name)
+
+    mine = Content(
+        variables={k: restored.variables.get(k) for k in seeded.variables if k in restored.variables},
+        connections={k: restored.connections[k] for k in seeded.connections if k in restored.connections},
+    )
+    assert differences(seeded, mine) == []
+    assert len(restored.variables) == summary["variables"]
+    assert len(restored.connections) == summary["connections"]
+
+    logs = _all_logs(twin, run_id)
+    assert "Variable and connection export" in logs and "variables: " in logs
+    leaked = [secret[:12] + "..." for secret in seeded.secrets() if secret in logs]
+    leaked += [m for m in _markers(seeded) if m in logs]
+    assert leaked == []
+    assert "pkS3cret" not in json.dumps(summary)
+
+
+def _markers(content: Content) -> list[str]:
+    import re
+
+    return sorted(set(re.findall(r"pkS3cret[A-Za-z]+\d*x?[0-9a-f]*", json.dumps(content.__dict__))))
+
+
+def test_plaintext_export_needs_the_param_and_says_so(twin, twin_env):
+    prefix = f"e2e-export-plain-{uuid.uuid4().hex[:8]}"
+    run_id, run = _run(twin, {"destination": f"s3://{BUCKET}/{prefix}", "encrypt": False})
+    assert run["state"] == "success"
+    summary = twin.xcom(DAG_ID, run_id, "export")
+    assert summary["encryption"].startswith("PLAINTEXT")
+    assert "PLAINTEXT" in _all_logs(twin, run_id)
+    assert any(k.endswith("variables-connections.json") for k in _objects(twin, prefix))
+
+
+@pytest.mark.parametrize(
+    "conf, connection, expected",
+    [
+        ({"destination": "ftp://platform-kit-backups/x"}, None, "unsupported storage scheme 'ftp'"),
+        (
+            {"key_conn_id": "pk_e2e_missing_key"},
+            None,
+            "connection 'pk_e2e_missing_key' (export key) does not exist",
+        ),
+        (
+            {"key_conn_id": "pk_e2e_bad_key"},
+            {"connection_id": "pk_e2e_bad_key", "conn_type": "generic", "password": "not-a-key"},
+            "is not a base64-encoded 32-byte key",
+        ),
+        (
+            {"api_conn_id": "pk_e2e_bad_login"},
+            {
+                "connection_id": "pk_e2e_bad_login",
+                "conn_type": "http",
+                "host": "API",
+                "login": "platform-kit-api",
+                "password": "wrong",
+            },
+            "rejected the service-account credentials of connection 'pk_e2e_bad_login'",
+        ),
+        (
+            {"api_conn_id": "pk_e2e_dead_api"},
+            {
+                "connection_id": "pk_e2e_dead_api",
+                "conn_type": "http",
+                "host": "http://127.0.0.1:9",
+                "login": "a",
+                "password": "b",
+            },
+            "cannot reach the Airflow API at http://127.0.0.1:9",
+        ),
+    ],
+    ids=["unknown-scheme", "missing-key-connection", "bad-key", "wrong-service-account", "unreachable-api"],
+)
+def test_bad_input_fails_in_one_line_and_uploads_nothing(twin, conf, connection, expected):
+    prefix = f"e2e-export-bad-{uuid.uuid4().hex[:8]}"
+    conf = {"destination": f"s3://{BUCKET}/{prefix}", **conf}
+    if connection:
+        if connection.get("host") == "API":
+            connection = {**connection, "host": twin.api_url}
+        twin.api.delete(twin.url(f"connections/{connection['connection_id']}"), timeout=30)
+        twin.create_connection(connection)
+    run_id, run = _run(twin, conf)
+    assert run["state"] == "failed"
+    log = twin.task_log(DAG_ID, run_id, "export")
+    assert expected in log
+    assert _objects(twin, prefix) == []
