@@ -20,6 +20,7 @@ COMMAND_MODULES: list[str] = [
     "platform_kit.dbclean.cli",
     "platform_kit.backup.cli",
     "platform_kit.alerts.cli",
+    "platform_kit.health.cli",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Watch Airflow's health endpoint and alert when a component turns unhealthy or recovers."""
