@@ -114,6 +114,12 @@ class SlackNotifier(BaseNotifier):
         except Exception:
             log.exception("Alert not sent: unexpected error in the alerting plugin")
 
+    async def async_notify(self, context: Any) -> None:
+        """For the triggerer (Deadline Alerts' ``AsyncCallback``): the same delivery, off the event loop."""
+        import asyncio
+
+        await asyncio.to_thread(self.notify, context)
+
     def _notify(self, context: Any) -> None:
         # Imported here so DAG files that only reference the callbacks do not load requests at parse time.
         from platform_kit.alerts.dispatch import send_alert
