@@ -34,7 +34,8 @@ by foreign-key cascades, DB size before/after and durations in the log, XCom and
 - `archive`: `export_and_drop` (default) uploads core's archive tables as CSV (one file per table,
   read back and checked) plus a manifest, then drops them; `keep` leaves `_airflow_deleted__*` tables
   in the DB (they grow it and every backup); `skip` keeps no archive (the backup has the rows).
-- `export_url`: where archives go; empty = Variable `platform_kit_backup_url` + `/db-clean-archives`.
+- `export_url`: where archives go; empty = a `db-clean-archives` prefix next to the Variable
+  `platform_kit_backup_url` (e.g. `s3://b/metadb` -> `s3://b/db-clean-archives`).
 - `metadb_conn_id`, `aws_conn_id`, `google_conn_id`, `slack_conn_id` (empty = no Slack).
 
 **Watch for**: deleted rows free space for reuse inside PostgreSQL; the DB file size only shrinks after
@@ -90,8 +91,8 @@ with DAG(
         "export_url": Param(
             "",
             type="string",
-            description="s3://bucket/prefix or gs://bucket/prefix for archives; empty = Variable "
-            "platform_kit_backup_url + /db-clean-archives.",
+            description="s3://bucket/prefix or gs://bucket/prefix for archives; empty = db-clean-archives "
+            "next to the Variable platform_kit_backup_url.",
         ),
         "metadb_conn_id": Param(
             "airflow_metadb",

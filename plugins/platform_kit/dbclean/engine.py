@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from platform_kit.dbclean.tables import CUTOFF_COLUMNS, validate_tables
 
@@ -211,14 +211,9 @@ def url_from_connection(conn: Any) -> str:
 
 def secrets_of(url: str) -> list[str]:
     """Strings that must never be printed: the URL itself and its (decoded and encoded) password."""
-    parts = urlsplit(url)
-    found = [url]
-    netloc_password = parts.netloc.rpartition("@")[0].partition(":")[2]
-    if netloc_password:
-        found.append(netloc_password)
-        if parts.password:
-            found.append(parts.password)
-    return sorted({s for s in found if s}, key=len, reverse=True)
+    encoded = urlsplit(url).netloc.rpartition("@")[0].partition(":")[2]
+    found = {url, encoded, unquote(encoded)} - {""}
+    return sorted(found, key=len, reverse=True)
 
 
 # -- the child process ---------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from platform_kit.dbclean.engine import (
 
 log = logging.getLogger(__name__)
 
-#: Variable holding the backup destination; archives go below it unless ``export_url`` is set.
+#: Variable holding the backup destination; archives go next to it unless ``export_url`` is set.
 BACKUP_URL_VARIABLE = "platform_kit_backup_url"
 ARCHIVE_SUBDIR = "db-clean-archives"
 
@@ -56,7 +56,19 @@ def _export_url(params: Mapping[str, Any]) -> str | None:
             f"archive=export_and_drop needs a destination: set the export_url Param or the "
             f"{BACKUP_URL_VARIABLE} Variable (s3://bucket/prefix or gs://bucket/prefix)"
         )
-    return f"{str(base).rstrip('/')}/{ARCHIVE_SUBDIR}"
+    return archive_url_next_to(str(base))
+
+
+def archive_url_next_to(backup_url: str) -> str:
+    """``s3://b/metadb`` -> ``s3://b/db-clean-archives``: a sibling of the backup prefix.
+
+    Not *inside* it: the backup retention treats every folder under its prefix as a backup set.
+    """
+    from platform_kit.storage import parse_url
+
+    parsed = parse_url(backup_url)
+    parent = parsed.prefix.rpartition("/")[0]
+    return str(type(parsed)(parsed.scheme, parsed.bucket, "/".join(p for p in (parent, ARCHIVE_SUBDIR) if p)))
 
 
 def run_cleanup(params: Mapping[str, Any]) -> dict[str, Any]:
