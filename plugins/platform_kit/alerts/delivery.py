@@ -43,6 +43,8 @@ class DeliveryOptions:
     :param total_timeout: the cap: the call returns within this many seconds whatever happens.
     :param max_retries: most retries after the first attempt (the cap usually ends them first).
     :param backoff_factor: urllib3 backoff base: waits ``factor * 2 ** (n - 1)`` seconds (plus jitter).
+    :param proxy: HTTP(S) proxy URL for this target (the Slack provider's ``proxy`` extra); by default
+        the usual ``HTTPS_PROXY``/``NO_PROXY`` environment applies.
     """
 
     connect_timeout: float = 2.0
@@ -50,6 +52,7 @@ class DeliveryOptions:
     total_timeout: float = 15.0
     max_retries: int = 8
     backoff_factor: float = 0.5
+    proxy: str | None = None
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, Any] | None) -> DeliveryOptions:
@@ -62,6 +65,8 @@ class DeliveryOptions:
                 values[name] = float(extra[name])
         if extra.get("max_retries") not in (None, ""):
             values["max_retries"] = int(extra["max_retries"])
+        if extra.get("proxy"):
+            values["proxy"] = str(extra["proxy"])
         # The Slack provider's connection extra calls the per-request timeout ``timeout``.
         if "read_timeout" not in values and extra.get("timeout") not in (None, ""):
             values["read_timeout"] = float(extra["timeout"])
@@ -238,6 +243,7 @@ def post_json(
             headers={"Content-Type": "application/json; charset=utf-8"},
             timeout=(options.connect_timeout, options.read_timeout),
             allow_redirects=False,
+            proxies={"http": options.proxy, "https": options.proxy} if options.proxy else None,
         )
         failed = _failed_attempts(notes)
         elapsed = time.monotonic() - started
