@@ -44,6 +44,9 @@ def parse_set_id(set_id: str) -> datetime | None:
 
 def build_manifest(kind: str, set_id: str, objects: Iterable[ObjectInfo], **facts: Any) -> dict[str, Any]:
     """A manifest dict for ``objects`` (which must carry ``sha256``), with extra JSON-able ``facts``."""
+    reserved = {"format", "kind", "set_id", "objects"} & facts.keys()
+    if reserved:
+        raise ValueError(f"manifest facts may not override {sorted(reserved)}")
     entries = []
     for obj in objects:
         if obj.sha256 is None:

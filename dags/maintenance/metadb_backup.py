@@ -1,0 +1,174 @@
+"""Daily metadata-DB backup: pg_dump streamed to S3/GCS, verified, rotated; emits the backup Asset."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, Param, task
+
+from platform_kit.assets import METADB_BACKUP
+
+DOC_MD = """
+### Metadata DB backup (`platform_kit_metadb_backup`)
+
+**When to use it**: every day, and by hand right before `airflow db migrate` / an Airflow upgrade (or run
+`platform-kit backup create --to URL` from a shell). `pg_dump -Fc` of the metadata DB is streamed straight
+into S3 (multipart) or GCS (resumable) - no temp file - with its SHA-256 computed on the way and a
+`manifest.json` written last. If pg_dump or the upload fails at any point the upload is aborted: no object,
+no manifest, earlier backups untouched. The `verify` task re-reads the object, checks the SHA-256 and runs
+`pg_restore --list` (optionally a full restore into a scratch DB). Only then is the Asset
+`platform_kit_metadb_backup` updated (the DB cleanup DAG runs on it) and retention applied.
+
+**Restoring needs the same Fernet key** (`[core] fernet_key`) as the source: back the key up separately.
+The manifest records only its SHA-256 fingerprint. With an empty key the dump holds secrets in plaintext.
+Restore with `platform-kit backup restore URL --target-dsn postgresql://...` (see `docs/backup.md`).
+
+**Params**
+- `destination`: `s3://bucket/prefix` or `gs://bucket/prefix`; empty = Variable `platform_kit_backup_url`
+  (read when the run starts, not at parse time).
+- `aws_conn_id` / `google_conn_id`: connection for `s3://` / `gs://` destinations.
+- `request_checksum_calculation`: `when_required` for S3-compatible stores (MinIO, B2, ...) that reject
+  boto3's default checksums.
+- `metadb_conn_id`: postgres connection to the metadata DB (a task cannot use Airflow's own DB settings).
+- `exclude_table_data`: tables whose rows are skipped (definitions are kept); psql patterns.
+- `lock_wait_timeout_seconds`: fail instead of waiting longer for a table lock (e.g. during a migration).
+- `compress_level`: zlib level of the custom format, 0-9 (-1 = pg_dump's default).
+- `restore_test`: also restore into a scratch database and compare the row count of every table, then
+  drop it. Needs CREATEDB on `restore_test_conn_id` (empty = `metadb_conn_id`).
+- `keep_daily` / `keep_weekly` / `keep_monthly`: retention over verified backups; the newest verified
+  backup is always kept; incomplete or unverified ones are never touched.
+- `retention_dry_run`: report what retention would delete; delete nothing (the backup is still taken).
+- `slack_conn_id`: post the run summary to this Slack webhook connection (empty = log/XCom only).
+
+**Watch for**: pg_dump must be at least the server's major version (preflight says which client to
+install); pg_dump holds share locks on every table while it runs - do not overlap it with
+`airflow db migrate`. Add a bucket lifecycle rule `AbortIncompleteMultipartUpload` for uploads whose
+abort could not reach S3.
+"""
+
+with DAG(
+    dag_id="platform_kit_metadb_backup",
+    description="pg_dump of the metadata DB streamed to S3/GCS, verified, rotated, restorable",
+    doc_md=DOC_MD,
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    is_paused_upon_creation=True,
+    tags=["platform-kit", "maintenance", "backup"],
+    default_args={"owner": "platform", "retries": 0},
+    params={
+        "destination": Param(
+            "",
+            type="string",
+            description="s3://bucket/prefix or gs://bucket/prefix; empty = Variable platform_kit_backup_url.",
+        ),
+        "aws_conn_id": Param(
+            "aws_default", type="string", minLength=1, description="aws connection for s3:// URLs."
+        ),
+        "google_conn_id": Param(
+            "google_cloud_default",
+            type="string",
+            minLength=1,
+            description="google_cloud_platform connection for gs:// URLs.",
+        ),
+        "request_checksum_calculation": Param(
+            "when_supported",
+            type="string",
+            enum=["when_supported", "when_required"],
+            description="S3 request checksums; when_required for S3-compatible stores that reject boto3's default.",
+        ),
+        "metadb_conn_id": Param(
+            "airflow_metadb",
+            type="string",
+            minLength=1,
+            description="postgres connection to the metadata DB.",
+        ),
+        "exclude_table_data": Param(
+            ["_airflow_deleted__*", "_airflow_moved__*"],
+            type="array",
+            items={"type": "string", "minLength": 1},
+            description="Tables (psql patterns) whose rows are not dumped; their definitions are.",
+        ),
+        "lock_wait_timeout_seconds": Param(
+            120,
+            type="integer",
+            minimum=1,
+            maximum=3600,
+            description="Give up if a table lock is not granted in time.",
+        ),
+        "compress_level": Param(
+            1,
+            type="integer",
+            minimum=-1,
+            maximum=9,
+            description="zlib level 0-9 of the dump; -1 = pg_dump default (6).",
+        ),
+        "restore_test": Param(
+            False,
+            type="boolean",
+            description="Restore into a scratch DB, compare every table's row count, drop it.",
+        ),
+        "restore_test_conn_id": Param(
+            "",
+            type="string",
+            description="postgres connection (with CREATEDB) for the scratch DB; empty = metadb_conn_id.",
+        ),
+        "keep_daily": Param(
+            7, type="integer", minimum=0, maximum=366, description="Newest backup of each of the last N days."
+        ),
+        "keep_weekly": Param(
+            4,
+            type="integer",
+            minimum=0,
+            maximum=520,
+            description="Newest backup of each of the last M ISO weeks.",
+        ),
+        "keep_monthly": Param(
+            6,
+            type="integer",
+            minimum=0,
+            maximum=240,
+            description="Newest backup of each of the last K months.",
+        ),
+        "retention_dry_run": Param(
+            False, type="boolean", description="Report what retention would delete; delete nothing."
+        ),
+        "slack_conn_id": Param(
+            "", type="string", description="Slack webhook connection for the summary; empty = none."
+        ),
+    },
+) as dag:
+
+    @task(task_id="preflight")
+    def preflight(params=None) -> dict:
+        """pg_dump present and new enough, DB reachable, bucket reachable, prefix writable."""
+        from platform_kit.backup.tasks import preflight_task
+
+        return preflight_task(params)
+
+    @task(task_id="dump_and_upload")
+    def dump_and_upload(checked: dict, params=None) -> dict:
+        """pg_dump -Fc streamed to the destination; manifest.json written last."""
+        from platform_kit.backup.tasks import dump_task
+
+        return dump_task(params, checked)
+
+    @task(task_id="verify", outlets=[METADB_BACKUP])
+    def verify(dumped: dict, params=None, outlet_events=None) -> dict:
+        """Re-read, check sha256, pg_restore --list (and the optional restore test); emits the Asset."""
+        from platform_kit.backup.tasks import verify_task
+
+        def set_extra(extra: dict) -> None:
+            outlet_events[METADB_BACKUP].extra = extra
+
+        return verify_task(params, dumped, set_asset_extra=set_extra)
+
+    @task(task_id="retention")
+    def retention(dumped: dict, verified: dict, params=None) -> dict:
+        """Keep N daily / M weekly / K monthly verified backups; report the run."""
+        from platform_kit.backup.tasks import retention_task
+
+        return retention_task(params, dumped, verified)
+
+    dumped = dump_and_upload(preflight())
+    retention(dumped, verify(dumped))

@@ -1,0 +1,194 @@
+"""The backup DAG's tasks: thin adapters from Params and Connections to the engine.
+
+Every function takes the run's Params (and what the previous task returned) and returns a small
+JSON-able dict for XCom. Expected failures become ``AirflowFailException`` with the engine's one-line
+message, so the log's last line says what to fix and the task is not retried pointlessly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from platform_kit.backup.errors import BackupError
+from platform_kit.storage.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+BACKUP_URL_VARIABLE = "platform_kit_backup_url"
+FERNET_NOTE = (
+    "Restoring this backup needs the same [core] fernet_key as the source Airflow; keep the key backed up "
+    "separately (the manifest holds only its SHA-256 fingerprint)."
+)
+
+
+@contextmanager
+def _one_line_failures() -> Iterator[None]:
+    try:
+        yield
+    except (BackupError, StorageError) as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from None
+
+
+def resolve_destination(param: str | None) -> str:
+    """The destination URL: the Param, else the Variable ``platform_kit_backup_url`` (read at run time)."""
+    if param and param.strip():
+        return param.strip()
+    from airflow.sdk import Variable
+
+    value = Variable.get(BACKUP_URL_VARIABLE, default=None)
+    if not value:
+        raise BackupError(
+            f"no destination: set the destination Param or the Variable {BACKUP_URL_VARIABLE} "
+            "(e.g. s3://bucket/metadb or gs://bucket/metadb)"
+        )
+    return str(value).strip()
+
+
+def _store(params: Mapping[str, Any], url: str):
+    from platform_kit.storage import open_store
+
+    checksum = params.get("request_checksum_calculation") or None
+    return open_store(
+        url,
+        aws_conn_id=params.get("aws_conn_id") or "aws_default",
+        google_conn_id=params.get("google_conn_id") or "google_cloud_default",
+        request_checksum_calculation=None if checksum == "when_supported" else checksum,
+    )
+
+
+def _options(params: Mapping[str, Any]):
+    from platform_kit.backup.engine import DumpOptions
+
+    level = params.get("compress_level")
+    return DumpOptions(
+        exclude_table_data=tuple(params.get("exclude_table_data") or ()),
+        lock_wait_timeout_s=int(params.get("lock_wait_timeout_seconds") or 120),
+        compress_level=None if level is None or int(level) < 0 else int(level),
+    )
+
+
+def preflight_task(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Check pg_dump, the database, the bucket and the prefix; return the resolved destination."""
+    from platform_kit.backup.engine import preflight
+    from platform_kit.backup.source import target_from_connection
+
+    with _one_line_failures():
+        url = resolve_destination(params.get("destination"))
+        store, dest = _store(params, url)
+        _options(params)  # reject bad option values before anything runs
+        facts = preflight(target_from_connection(params["metadb_conn_id"]), store, dest)
+    log.info("preflight passed: %s", facts)
+    return {**facts, "destination": str(dest)}
+
+
+def dump_task(params: Mapping[str, Any], checked: Mapping[str, Any]) -> dict[str, Any]:
+    """Stream pg_dump to the destination checked by :func:`preflight_task`; manifest written last."""
+    from platform_kit.backup.engine import create_backup, main_table_counts
+    from platform_kit.backup.source import target_from_connection
+
+    with _one_line_failures():
+        store, dest = _store(params, checked["destination"])
+        manifest = create_backup(
+            target_from_connection(params["metadb_conn_id"]),
+            store,
+            dest,
+            options=_options(params),
+            check_destination=False,
+        )
+    return {
+        "backup": str(dest.child(manifest["set_id"])),
+        "set_id": manifest["set_id"],
+        "destination": str(dest),
+        "size": manifest["size"],
+        "sha256": manifest["sha256"],
+        "dump_seconds": manifest["dump_seconds"],
+        "server_version": manifest["server_version"],
+        "client_version": manifest["client_version"],
+        "airflow_version": manifest["airflow_version"],
+        "alembic_revision": manifest["alembic_revision"],
+        "rows": main_table_counts(manifest),
+        "tables": len(manifest["row_counts"]),
+        "excluded_table_data": manifest["excluded_table_data"],
+        "fernet_key": manifest["fernet_key"]["status"],
+    }
+
+
+def verify_task(
+    params: Mapping[str, Any],
+    dumped: Mapping[str, Any],
+    set_asset_extra: Callable[[dict], None] | None = None,
+) -> dict[str, Any]:
+    """Re-read the new backup, check it (and optionally restore-test it); record the result."""
+    from platform_kit.backup.restore import verify_backup
+    from platform_kit.backup.source import target_from_connection
+    from platform_kit.storage import parse_url
+
+    with _one_line_failures():
+        store, _ = _store(params, dumped["destination"])
+        restore_server = None
+        if params.get("restore_test"):
+            restore_server = target_from_connection(
+                params.get("restore_test_conn_id") or params["metadb_conn_id"]
+            )
+        result = verify_backup(store, parse_url(dumped["backup"]), restore_test=restore_server)
+    if set_asset_extra is not None:
+        set_asset_extra({"backup": dumped["backup"], "sha256": dumped["sha256"], "size": dumped["size"]})
+    return result
+
+
+def retention_task(
+    params: Mapping[str, Any], dumped: Mapping[str, Any], verified: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Apply GFS retention over verified backups, then report the whole run."""
+    from platform_kit.storage import RetentionPolicy, apply_retention
+    from platform_kit.summary import human_bytes, report
+
+    with _one_line_failures():
+        if not verified.get("ok"):
+            raise BackupError(f"{dumped['backup']} is not verified; retention skipped so nothing is deleted")
+        store, dest = _store(params, dumped["destination"])
+        try:
+            policy = RetentionPolicy(
+                daily=int(params["keep_daily"]),
+                weekly=int(params["keep_weekly"]),
+                monthly=int(params["keep_monthly"]),
+            )
+        except ValueError as exc:
+            raise BackupError(f"{exc}; fix the keep_* Params") from exc
+        retention = apply_retention(store, dest, policy, dry_run=bool(params.get("retention_dry_run")))
+
+    restore_test = verified.get("restore_test")
+    summary = {
+        "backup": dumped["backup"],
+        "size": human_bytes(dumped["size"]),
+        "bytes": dumped["size"],
+        "sha256": dumped["sha256"],
+        "dump_seconds": dumped["dump_seconds"],
+        "server_version": dumped["server_version"],
+        "airflow_version": dumped["airflow_version"],
+        "alembic_revision": dumped["alembic_revision"],
+        "rows": dumped["rows"],
+        "tables": dumped["tables"],
+        "excluded_table_data": dumped["excluded_table_data"],
+        "verified": {"sha256": verified.get("sha256_ok"), "toc_entries": verified.get("toc_entries")},
+        "restore_test": (
+            {"tables": restore_test["tables"], "mismatches": len(restore_test["mismatches"])}
+            if restore_test
+            else "off"
+        ),
+        "retention": {
+            k: (list(v) if isinstance(v, dict) else v)
+            for k, v in retention.items()
+            if k in ("dry_run", "deleted", "would_delete", "ignored", "bytes_freed", "bytes_would_free")
+        },
+        "kept": len(retention["kept"]),
+        "fernet_key": dumped["fernet_key"],
+        "note": FERNET_NOTE,
+    }
+    title = "Metadata DB backup" + (" (retention dry run)" if retention["dry_run"] else "")
+    return report(title, summary, slack_conn_id=params.get("slack_conn_id") or None, logger=log)

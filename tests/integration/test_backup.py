@@ -1,0 +1,423 @@
+"""Metadata-DB backups end to end against a real PostgreSQL, moto's S3 server and the GCS emulator.
+
+The source is a real Airflow metadata DB (``airflow db migrate``, then history written through Airflow's
+models by ``dbclean_fill.py``), plus rows in a ``_airflow_moved__*`` table whose data the default options
+exclude. Fault-injection tests use a separate database with ~40 MB of incompressible rows so that the
+dump takes long enough to be interrupted mid-stream; each one checks that the upload left no object and
+no manifest, and that the backup taken before it is untouched and still verifies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from platform_kit.backup.engine import create_backup, preflight
+from platform_kit.backup.errors import BackupError
+from platform_kit.backup.restore import table_counts, verify_backup
+from platform_kit.backup.source import target_from_dsn
+from platform_kit.cli import main
+from platform_kit.storage import list_sets, open_store, read_manifest
+
+pytestmark = pytest.mark.integration
+
+HERE = Path(__file__).resolve().parent
+MiB = 1024 * 1024
+
+
+def _airflow_env(dsn: str, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=dsn.replace("postgresql://", "postgresql+psycopg2://", 1),
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def airflow_db(pg, tmp_path_factory) -> str:
+    """DSN of a migrated Airflow metadata DB with history and a ``_airflow_moved__`` leftover table."""
+    name = f"backup_src_{uuid.uuid4().hex[:8]}"
+    dsn = pg.create_database(name)
+    env = _airflow_env(dsn, tmp_path_factory.mktemp("airflow-home"))
+    for argv in (
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        [sys.executable, str(HERE / "dbclean_fill.py"), "--dags", "2", "--runs", "15", "--days", "30"],
+    ):
+        subprocess.run(argv, env=env, check=True, capture_output=True, timeout=600)
+    pg.psql(
+        "CREATE TABLE _airflow_moved__3_0__dag_run AS SELECT g AS id, md5(g::text) AS note "
+        "FROM generate_series(1, 500) g; "
+        "INSERT INTO variable (key, val, is_encrypted) SELECT 'v' || g, 'value ' || g, false "
+        "FROM generate_series(1, 50) g",
+        database=name,
+    )
+    yield dsn
+    pg.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def bulky_db(pg) -> str:
+    """~80 MB of random text (~45 MB dumped): a dump that takes long enough to interrupt."""
+    name = f"backup_bulk_{uuid.uuid4().hex[:8]}"
+    dsn = pg.create_database(name)
+    pg.psql(
+        "CREATE TABLE payload AS SELECT g AS id, md5(random()::text) || md5(random()::text) || "
+        "md5(random()::text) AS body FROM generate_series(1, 700000) g",
+        database=name,
+    )
+    yield dsn
+    pg.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _aws_conn(endpoint: str, **extra) -> str:
+    return json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            "extra": {"region_name": "us-east-1", "endpoint_url": endpoint, **extra},
+        }
+    )
+
+
+@pytest.fixture
+def connections(moto_server, gcs_server, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", _aws_conn(moto_server.url))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT",
+        json.dumps(
+            {"conn_type": "google_cloud_platform", "extra": {"project": "p", "emulator_host": gcs_server.url}}
+        ),
+    )
+
+
+def _metadb_conn(monkeypatch, dsn: str) -> None:
+    target = target_from_dsn(dsn)
+    p = target.params
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AIRFLOW_METADB",
+        json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": p["host"],
+                "port": int(p["port"]),
+                "login": p["user"],
+                "password": p["password"],
+                "schema": p["dbname"],
+            }
+        ),
+    )
+
+
+def _bucket_url(request, scheme: str) -> str:
+    if scheme == "s3":
+        return f"s3://{request.getfixturevalue('s3_bucket')}/metadb"
+    bucket = request.getfixturevalue("gcs_bucket")
+    return f"gs://{bucket}/metadb"
+
+
+def _json_out(capsys):
+    """The JSON document the CLI printed (stdout carries nothing else, but be tolerant of stray log lines)."""
+    out = capsys.readouterr().out
+    if out.startswith(("{", "[")):
+        return json.loads(out)
+    return json.loads(out[min(i for i in (out.find("\n{"), out.find("\n[")) if i >= 0) + 1 :])
+
+
+def _snapshot(store, dest) -> dict[str, int]:
+    return {o.key: o.size for o in store.list(dest.key())}
+
+
+@pytest.mark.parametrize("scheme", ["s3", "gs"])
+def test_backup_verify_restore_round_trip(
+    request, scheme, connections, airflow_db, pg, pg_database, monkeypatch, capsys
+):
+    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", "x" * 43 + "=")
+    _metadb_conn(monkeypatch, airflow_db)
+    url = _bucket_url(request, scheme)
+
+    # The operators' CLI, through the airflow_metadb connection, with verification.
+    assert main(["backup", "create", "--to", url, "--json"]) == 0, capsys.readouterr().err
+    created = _json_out(capsys)
+    assert created["verification"]["ok"] is True
+    assert created["verification"]["toc_table_data"] > 10
+
+    store, dest = open_store(url)
+    (backup,) = list_sets(store, dest)
+    manifest = read_manifest(store, backup.url)
+    source_counts = table_counts(target_from_dsn(airflow_db))
+    # Counted in the dump's own snapshot: the source is idle, so they equal a fresh count.
+    assert manifest["row_counts"] == source_counts
+    assert manifest["row_counts"]["task_instance"] > 0 and manifest["row_counts"]["log"] > 0
+    assert manifest["excluded_table_data"] == ["_airflow_moved__3_0__dag_run"]
+    assert manifest["alembic_revision"] and manifest["server_version"].startswith("15")
+    assert manifest["fernet_key"]["status"] == "present"
+    assert "x" * 43 not in json.dumps(manifest)  # a fingerprint, never the key
+    assert manifest["objects"][0]["sha256"] == manifest["sha256"] == store.sha256_of(manifest["dump_key"])[0]
+    assert backup.verified
+
+    # Full restore test into a scratch DB on the same server, which is then dropped.
+    assert main(["backup", "verify", str(backup.url), "--restore-test-dsn", pg.dsn(), "--json"]) == 0
+    verified = _json_out(capsys)
+    assert verified["restore_test"]["mismatches"] == {}
+    assert verified["restore_test"]["tables"] == len(source_counts)
+    assert pg.psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'platform_kit_restore_test%'") == "0"
+
+    # Restore into a fresh database: every table has exactly the source's rows (excluded data: none).
+    assert main(["backup", "restore", url, "--target-dsn", pg_database, "--json"]) == 0
+    restored = _json_out(capsys)
+    assert restored["mismatches"] == {}
+    expected = {**source_counts, "_airflow_moved__3_0__dag_run": 0}
+    assert table_counts(target_from_dsn(pg_database)) == expected
+
+    # A second restore into the now non-empty target is refused without --force, and works with it.
+    assert main(["backup", "restore", url, "--target-dsn", pg_database]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert main(["backup", "restore", url, "--target-dsn", pg_database, "--force", "--json"]) == 0
+    assert _json_out(capsys)["mismatches"] == {}
+
+    assert main(["backup", "list", url]) == 0
+    assert "verified" in capsys.readouterr().out
+
+
+def test_restore_refuses_damaged_object_before_touching_target(
+    connections, s3_bucket, airflow_db, pg_database
+):
+    store, dest = open_store(f"s3://{s3_bucket}/metadb")
+    manifest = create_backup(target_from_dsn(airflow_db), store, dest)
+    # Replace the dump with different bytes of the same length.
+    body = bytearray(store.get_bytes(manifest["dump_key"]))
+    body[-100] ^= 0xFF
+    store.client.put_object(Bucket=s3_bucket, Key=manifest["dump_key"], Body=bytes(body))
+    assert main(["backup", "restore", str(dest), "--target-dsn", pg_database]) == 2
+    assert table_counts(target_from_dsn(pg_database)) == {}
+    with pytest.raises(BackupError, match="does not match its manifest"):
+        verify_backup(store, dest.child(manifest["set_id"]))
+    assert read_manifest(store, dest.child(manifest["set_id"]))["verification"]["ok"] is False
+
+
+# --- fault injection -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def earlier_backup(connections, bulky_db, request):
+    """A destination with one verified backup taken before the fault."""
+
+    def make(url: str):
+        store, dest = open_store(url)
+        manifest = create_backup(target_from_dsn(bulky_db), store, dest, set_id="20260101T000000Z")
+        verify_backup(store, dest.child(manifest["set_id"]))
+        return store, dest, _snapshot(store, dest)
+
+    return make
+
+
+def _assert_untouched(store, dest, before: dict[str, int]) -> None:
+    assert _snapshot(store, dest) == before  # no new object, no manifest; old ones unchanged
+    (only,) = list_sets(store, dest)
+    assert verify_backup(store, only.url, record=False)["ok"]
+
+
+def _child_pg_dump() -> int | None:
+    """The pid of the pg_dump that streams a dump (not a ``--version`` probe) started by this process."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if fields[1] == "(pg_dump)" and int(fields[3]) == os.getpid() and b"--format=custom" in cmdline:
+            return int(fields[0])
+    return None
+
+
+def _bytes_written(pid: int | None) -> int:
+    """How much a process has written so far (``wchar`` in /proc/PID/io): here, into the upload pipe."""
+    try:
+        io_stats = Path(f"/proc/{pid}/io").read_text()
+    except (OSError, TypeError):
+        return 0
+    return int(next(line.split()[1] for line in io_stats.splitlines() if line.startswith("wchar")))
+
+
+def _when(condition, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.02)
+
+
+def _run_in_thread(fn):
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["result"] = fn()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, outcome
+
+
+def _upload_started(store) -> bool:
+    return bool(store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads"))
+
+
+@pytest.mark.parametrize("scheme", ["s3", "gs"])
+def test_pg_dump_killed_mid_stream(request, scheme, earlier_backup, bulky_db):
+    store, dest, before = earlier_backup(_bucket_url(request, scheme))
+    thread, outcome = _run_in_thread(lambda: create_backup(target_from_dsn(bulky_db), store, dest))
+    # Mid-stream: more than one S3 part / GCS chunk (16 MiB) has left pg_dump, and it is still running.
+    _when(lambda: _bytes_written(_child_pg_dump()) > 20 * MiB)
+    os.kill(_child_pg_dump(), signal.SIGKILL)
+    thread.join(120)
+    assert isinstance(outcome.get("error"), BackupError), outcome
+    assert "pg_dump failed (killed by signal 9)" in str(outcome["error"])
+    _assert_untouched(store, dest, before)
+    if scheme == "s3":
+        assert store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []
+
+
+def test_s3_endpoint_stopped_mid_upload(tmp_path, earlier_backup, bulky_db, monkeypatch):
+    """A dedicated moto server is frozen (SIGSTOP: the endpoint stops answering, like a network
+    partition) once the multipart upload has started, and resumed afterwards so we can inspect it.
+    Killing it outright would lose moto's in-memory state and with it the evidence."""
+    from twin.services import create_s3_bucket, start_moto
+
+    moto = start_moto(log_dir=tmp_path)
+    try:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_AWS_DEFAULT",
+            _aws_conn(
+                moto.url,
+                config_kwargs={
+                    "read_timeout": 3,
+                    "connect_timeout": 3,
+                    "retries": {"max_attempts": 1, "mode": "standard"},
+                },
+            ),
+        )
+        create_s3_bucket(moto.url, "frozen")
+        store, dest, before = earlier_backup("s3://frozen/metadb")
+        thread, outcome = _run_in_thread(lambda: create_backup(target_from_dsn(bulky_db), store, dest))
+        _when(lambda: _upload_started(store))
+        os.killpg(moto.proc.pid, signal.SIGSTOP)
+        try:
+            thread.join(180)
+        finally:
+            os.killpg(moto.proc.pid, signal.SIGCONT)
+        assert isinstance(outcome.get("error"), BackupError), outcome
+        assert "nothing was committed" in str(outcome["error"])
+        assert _child_pg_dump() is None  # pg_dump was stopped, not left blocked on a full pipe
+        _assert_untouched(store, dest, before)
+        # The abort could not reach the frozen endpoint: the bucket lifecycle rule
+        # AbortIncompleteMultipartUpload (docs/backup.md) is what removes such parts.
+    finally:
+        moto.stop()
+
+
+def test_wrong_password(connections, s3_bucket, earlier_backup, bulky_db):
+    store, dest, before = earlier_backup(f"s3://{s3_bucket}/metadb")
+    source = target_from_dsn(bulky_db)
+    wrong = type(source)({**source.params, "password": "not-the-password"})
+    with pytest.raises(
+        BackupError, match=r"password authentication failed.*check the host, port, user and password"
+    ):
+        create_backup(wrong, store, dest)
+    _assert_untouched(store, dest, before)
+
+
+def test_client_older_than_server(connections, s3_bucket, earlier_backup, bulky_db, tmp_path, monkeypatch):
+    """Simulated: a wrapper named pg_dump first on PATH reports version 13 and otherwise runs the real one."""
+    store, dest, before = earlier_backup(f"s3://{s3_bucket}/metadb")
+    fake = tmp_path / "bin" / "pg_dump"
+    fake.parent.mkdir()
+    real = subprocess.run(["which", "pg_dump"], capture_output=True, text=True, check=True).stdout.strip()
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "--version" ]; then echo "pg_dump (PostgreSQL) 13.16"; exit 0; fi\n'
+        f'exec {real} "$@"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    with pytest.raises(
+        BackupError, match=r"pg_dump 13.16 is older than the server .*install postgresql-client-15"
+    ):
+        create_backup(target_from_dsn(bulky_db), store, dest)
+    _assert_untouched(store, dest, before)
+
+
+def test_bucket_deleted_between_preflight_and_upload(connections, moto_server, earlier_backup, bulky_db):
+    # The earlier backup lives in another bucket; the target bucket exists at preflight and is gone after.
+    from twin.services import create_s3_bucket
+
+    store, dest, before = earlier_backup(_new_bucket_url(moto_server))
+    doomed = f"doomed-{uuid.uuid4().hex[:8]}"
+    create_s3_bucket(moto_server.url, doomed)
+    doomed_store, doomed_dest = open_store(f"s3://{doomed}/metadb")
+    source = target_from_dsn(bulky_db)
+    preflight(source, doomed_store, doomed_dest)
+    boto3.client(
+        "s3",
+        endpoint_url=moto_server.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).delete_bucket(Bucket=doomed)
+    with pytest.raises(BackupError, match=r"NoSuchBucket.*nothing was committed"):
+        create_backup(source, doomed_store, doomed_dest, check_destination=False)
+    with pytest.raises(Exception, match=r"NoSuchBucket|Not Found|404"):
+        doomed_store.client.head_bucket(Bucket=doomed)  # nothing recreated it
+    _assert_untouched(store, dest, before)
+
+
+def _new_bucket_url(moto_server) -> str:
+    from twin.services import create_s3_bucket
+
+    bucket = f"keep-{uuid.uuid4().hex[:8]}"
+    create_s3_bucket(moto_server.url, bucket)
+    return f"s3://{bucket}/metadb"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--to", "ftp://bucket/x"], "unsupported storage scheme 'ftp'"),
+        (["--to", "s3://no-such-bucket-xyz/x"], "S3 bucket 'no-such-bucket-xyz' does not exist; create it"),
+        (["--to", "s3://b-b-b/x", "--conn-id", "not_pg"], "has conn type 'http', expected 'postgres'"),
+        (
+            ["--to", "s3://b-b-b/x", "--dsn", "postgresql://u:p@127.0.0.1:1/db"],
+            "cannot connect to u@127.0.0.1:1/db",
+        ),
+        (["--to", "s3://b-b-b/x", "--pg-bin-dir", "/nonexistent"], "pg_dump not found in /nonexistent"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(
+    argv, message, connections, bulky_db, moto_server, monkeypatch, capsys
+):
+    _metadb_conn(monkeypatch, bulky_db)
+    monkeypatch.setenv("AIRFLOW_CONN_NOT_PG", json.dumps({"conn_type": "http", "host": "x"}))
+    from twin.services import create_s3_bucket
+
+    create_s3_bucket(moto_server.url, "b-b-b")
+    assert main(["backup", "create", *argv]) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("platform-kit: error:")]
+    assert len(errors) == 1 and message in errors[0]  # one line saying what and what to do
+    store, _ = open_store("s3://b-b-b/x")
+    assert list(store.list()) == []
