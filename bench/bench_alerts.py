@@ -35,7 +35,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
-DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "## Alerting"
 COMMAND = "uv run --frozen python bench/bench_alerts.py"
 
@@ -255,24 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     receiver.stop()
     if not args.no_docs:
-        write_section(text)
+        from benchdocs import write_section
+
+        write_section(SECTION, text)
     return 0
-
-
-def write_section(text: str) -> None:
-    """Replace (or append) only the "## Alerting" section of docs/benchmarks.md."""
-    current = (
-        DOCS.read_text()
-        if DOCS.exists()
-        else "# Benchmarks\n\nEach section is written by its `bench/` command.\n"
-    )
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        DOCS.write_text(current.rstrip("\n") + "\n\n" + text)
-        return
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    DOCS.write_text("".join(lines[:start]) + text + ("\n" if end < len(lines) else "") + "".join(lines[end:]))
 
 
 if __name__ == "__main__":

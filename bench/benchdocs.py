@@ -1,0 +1,25 @@
+"""Shared by the ``bench/`` commands: each writes only its own section of ``docs/benchmarks.md``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+HEADER = "# Benchmarks\n\nEach section is written by its `bench/` command.\n"
+
+
+def write_section(section: str, text: str, docs: Path = DOCS) -> None:
+    """Replace the ``section`` heading's block (up to the next ``## ``) with ``text``, or append it.
+
+    :param section: the heading line, e.g. ``"## Alerting"``; ``text`` must start with it.
+    :param text: the whole section, heading included.
+    :param docs: the file to edit (created with a short header when missing).
+    """
+    current = docs.read_text() if docs.exists() else HEADER
+    lines = current.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == section), None)
+    if start is None:
+        docs.write_text(current.rstrip("\n") + "\n\n" + text)
+        return
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    docs.write_text("".join(lines[:start]) + text + ("\n" if end < len(lines) else "") + "".join(lines[end:]))
