@@ -25,7 +25,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
-DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "## DB cleanup"
 BIN = Path(sys.executable).parent
 RETENTION_DAYS = 90
@@ -176,19 +175,9 @@ def render(result: dict, command: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) only this section of docs/benchmarks.md."""
-    current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n"
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        DOCS.write_text(current.rstrip("\n") + "\n\n" + text)
-        return
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    DOCS.write_text("".join(lines[:start]) + text + ("\n" if end < len(lines) else "") + "".join(lines[end:]))
-
-
 def main(argv: list[str] | None = None) -> int:
+    from benchdocs import write_section
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dags", type=int, default=10)
     parser.add_argument("--runs", type=int, default=300, help="scheduled runs per DAG over 360 days")
@@ -203,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(result, command.strip())
     print(text)
     if not args.no_docs:
-        write_section(text)
+        write_section(SECTION, text)
     return 0
 
 

@@ -8,6 +8,7 @@ are planted with SQL (superuser) so the cleanup has something to purge and expor
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -156,9 +157,10 @@ def test_a_table_that_fails_fails_the_task_and_names_the_table(twin, cleanup_unp
     )
     _wait_idle(twin)
 
-    run_id = twin.trigger(
-        CLEANUP, conf={"metadb_conn_id": role, "tables": ["import_error", "log"], "archive": "skip"}
-    )
+    twin.clear_receiver()
+
+    conf = {"metadb_conn_id": role, "tables": ["import_error", "log"], "archive": "skip"}
+    run_id = twin.trigger(CLEANUP, conf={**conf, "slack_conn_id": "slack_default"})
     run = twin.wait_for_run(CLEANUP, run_id, timeout=600)
 
     assert run["state"] == "failed"
@@ -166,3 +168,7 @@ def test_a_table_that_fails_fails_the_task_and_names_the_table(twin, cleanup_unp
     assert "failed on 1 table(s) [import_error: permission denied for table import_error" in log
     assert "lacks a privilege" in log
     assert secret not in log
+    # The failure summary also went to Slack (the twin's receiver), naming the table.
+    posted = json.dumps(twin.receiver_messages())
+    assert "Metadata DB cleanup FAILED" in posted and "permission denied for table import_error" in posted
+    assert secret not in posted

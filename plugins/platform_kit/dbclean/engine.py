@@ -524,6 +524,8 @@ def build_summary(options: CleanupOptions, clean_before: datetime, result: dict[
         "exclude_dag_ids": list(options.exclude_dag_ids),
         "batch_size": options.batch_size,
         "archive": options.archive.value,
+        # The short answer first (Slack shows it as one line): rows deleted per table, non-zero only.
+        "deleted_per_table": {n: e["deleted"] for n, e in sorted(tables.items()) if e["deleted"]},
         "rows_matched": sum(e["matched"] or 0 for e in tables.values()),
         "rows_deleted": sum(e["deleted"] for e in tables.values()),
         "rows_cascaded": dict(sorted((result.get("cascaded") or {}).items())),
