@@ -142,3 +142,22 @@ def test_an_unusable_connection_is_logged_and_skipped(monkeypatch, caplog):
         assert resolve_target(_context(owner="ops")).name == "slack_default"
     assert "set the Telegram chat id" in caplog.text
     assert "123:ABC" not in caplog.text
+
+
+def test_bad_numbers_in_extra_make_the_connection_unusable_not_the_callback(monkeypatch, caplog):
+    _conn(monkeypatch, "slack_default", conn_type="slackwebhook", password="T/B/x", extra={"timeout": "soon"})
+    with caplog.at_level(logging.ERROR):
+        assert get_target("slack_default") is None
+    assert "must be numbers" in caplog.text
+
+
+@pytest.mark.parametrize("context", [{}, {"dag": None, "ti": object()}, {"reason": "task_failure"}])
+def test_callbacks_never_raise_whatever_the_context(context, caplog):
+    from platform_kit.alerts import on_failure_callback, on_retry_callback, on_success_callback
+
+    with caplog.at_level(logging.INFO, logger="platform_kit"):
+        for callback in (on_failure_callback, on_retry_callback, on_success_callback):
+            callback(context)  # no connection configured either: logged, not raised
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    # failure + retry: one line each saying what to create; success: quiet (no earlier failure known).
+    assert len(errors) == 2 and all("no alert connection found" in e for e in errors), errors

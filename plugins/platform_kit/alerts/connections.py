@@ -90,7 +90,12 @@ def target_from_fields(
 ) -> AlertTarget:
     """Turn a connection's fields into a target; raises :class:`AlertConfigError` when unusable."""
     extra = extra or {}
-    options = DeliveryOptions.from_extra(extra)
+    try:
+        options = DeliveryOptions.from_extra(extra)
+    except (TypeError, ValueError) as exc:
+        raise AlertConfigError(
+            f"connection {conn_id!r}: timeouts and retries in extra must be numbers ({exc})"
+        ) from None
     kind = (conn_type or "").lower()
     if kind == "telegram":
         chat_id = str(extra.get("chat_id") or host or "").strip()
