@@ -671,3 +671,16 @@ def test_the_same_alert_twice_is_sent_once_but_a_dropped_one_is_tried_again(slac
     on_failure_callback(context)
     on_failure_callback(context)
     assert len(slack_receiver.state.messages) == 1
+
+
+def test_a_killed_task_failure_says_no_exception_was_captured(slack_receiver, monkeypatch):
+    """The dag-processor runs failure callbacks for tasks whose process died; their context has no
+    exception."""
+    from platform_kit.alerts.notifier import NO_EXCEPTION_NOTE
+
+    _use_receiver(monkeypatch, slack_receiver)
+    context = _failure_context(run_id="manual__killed")
+    del context["exception"]
+    on_failure_callback(context)
+    (message,) = slack_receiver.state.messages
+    assert f"Error: {NO_EXCEPTION_NOTE}" in message["body"]["text"]

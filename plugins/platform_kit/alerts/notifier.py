@@ -139,9 +139,10 @@ class SlackNotifier(BaseNotifier):
             fields=self.fields,
             note=self.note,
         )
-        if kind == "failure" and alert.is_dag_level and "failed_tasks" in alert.fields:
-            alert = replace(alert, failed_tasks=failed_task_ids(context))
-        elif kind == "failure" and "exception" not in context:
+        if alert.is_dag_level:
+            if kind == "failure" and "failed_tasks" in alert.fields:
+                alert = replace(alert, failed_tasks=failed_task_ids(context))
+        elif kind in ("failure", "retry") and "exception" not in context:
             alert = replace(alert, exception=NO_EXCEPTION_NOTE)
         if _is_duplicate(alert):
             log.info("No alert: the same %s alert for %s was sent within 10 minutes", kind, alert.subject)
