@@ -33,6 +33,12 @@ pre{{white-space:pre-wrap;margin:.25rem 0 0}}</style></head><body><h1>Slack rece
 {items}</body></html>"""
 
 
+def _redact_path(path: str) -> str:
+    """``/services/T0/B0/secret`` -> ``/services/T0/B0/***``: the page never shows a webhook token."""
+    head, sep, _ = path.rpartition("/")
+    return f"{head}/***" if sep and head.count("/") >= 2 else path
+
+
 class Receiver:
     """Thread-safe store of received messages plus the active fault mode."""
 
@@ -78,7 +84,7 @@ def make_handler(state: Receiver) -> type[BaseHTTPRequestHandler]:
                 items = "".join(
                     '<div class="msg"><div class="meta">{} &middot; {}</div><pre>{}</pre></div>'.format(
                         time.strftime("%H:%M:%S", time.localtime(m["received_at"])),
-                        html.escape(m["path"]),
+                        html.escape(_redact_path(m["path"])),
                         html.escape(
                             m["body"].get("text", json.dumps(m["body"]))
                             if isinstance(m["body"], dict)

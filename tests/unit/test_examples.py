@@ -30,6 +30,7 @@ EXPECTED_DAG_IDS = {
     "example_platform_kit_sensor_execution_date_fn",
     "example_platform_kit_asset_producer",
     "example_platform_kit_asset_consumer",
+    "example_platform_kit_alerting",
 }
 
 
