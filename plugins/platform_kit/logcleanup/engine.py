@@ -274,42 +274,41 @@ class _Walker:
                 fd = frame.fd
                 cutoff = frame.ctx.cutoff
                 any_files = frame.ctx.any_files
-                deleted = freed = 0
+                # Hot loop: counters stay in locals and are flushed once per directory visit.
+                deleted = freed = kept = logs_kept = recent = 0
                 descended = False
                 for entry in frame.it:
                     name = entry.name
                     try:
-                        if entry.is_dir(follow_symlinks=False):
+                        if entry.is_file(follow_symlinks=False):
+                            if not (name.endswith(".log") or any_files):
+                                kept += 1
+                                if name != LOCK_FILE_NAME or frame.depth:  # our own lock is no news
+                                    report.skipped_other_files += 1
+                                    if measure_all:
+                                        keep_hook(math.inf, entry.stat(follow_symlinks=False).st_size)
+                                continue
+                            info = entry.stat(follow_symlinks=False)
+                        elif entry.is_dir(follow_symlinks=False):
                             child = self._open_child(frame, name, root_dev)
                             if child is not None:
                                 stack.append(child)
                                 descended = True
                                 break
                             continue
-                        if entry.is_symlink():
-                            report.skipped_symlinks += 1
-                            frame.remaining += 1
+                        else:
+                            kept += 1
+                            if entry.is_symlink():
+                                report.skipped_symlinks += 1
+                            else:
+                                report.skipped_other_files += 1  # fifo, socket, device
                             continue
-                        if not entry.is_file(follow_symlinks=False):
-                            report.skipped_other_files += 1  # fifo, socket, device
-                            frame.remaining += 1
-                            continue
-                        if not (name.endswith(".log") or any_files):
-                            if name == LOCK_FILE_NAME and frame.depth == 0:
-                                frame.remaining += 1  # our own lock: neither a log nor worth reporting
-                                continue
-                            report.skipped_other_files += 1
-                            frame.remaining += 1
-                            if measure_all:
-                                keep_hook(math.inf, entry.stat(follow_symlinks=False).st_size)
-                            continue
-                        info = entry.stat(follow_symlinks=False)
                     except FileNotFoundError:
                         report.vanished += 1
                         continue
                     except OSError as exc:
                         report.add_error(f"cannot inspect {frame.path}/{name!r}: {exc.strerror}")
-                        frame.remaining += 1
+                        kept += 1
                         continue
                     mtime = info.st_mtime
                     if mtime < cutoff or (cap_cutoff is not None and mtime < cap_cutoff):
@@ -327,22 +326,25 @@ class _Walker:
                                 continue
                             except OSError as exc:
                                 report.add_error(f"cannot delete {frame.path}/{name!r}: {exc.strerror}")
-                                frame.remaining += 1
+                                kept += 1
                                 continue
                         deleted += 1
                         freed += info.st_size
-                    else:
-                        if mtime >= guard_cutoff:
-                            report.skipped_recent += 1
-                        else:
-                            report.files_kept += 1
-                        if _TRIGGER in name:
-                            if frame.busy is None:
-                                frame.busy = set()
-                            frame.busy.add(name[: name.index(_TRIGGER)])
-                        if keep_hook is not None:
-                            keep_hook(mtime, info.st_size)
-                        frame.remaining += 1
+                        continue
+                    kept += 1
+                    logs_kept += 1
+                    if mtime >= guard_cutoff:
+                        recent += 1
+                    if _TRIGGER in name:
+                        if frame.busy is None:
+                            frame.busy = set()
+                        frame.busy.add(name[: name.index(_TRIGGER)])
+                    if keep_hook is not None:
+                        keep_hook(mtime, info.st_size)
+                frame.remaining += kept
+                if logs_kept:
+                    report.skipped_recent += recent
+                    report.files_kept += logs_kept - recent
                 if deleted:
                     report.files_deleted += deleted
                     report.bytes_deleted += freed
