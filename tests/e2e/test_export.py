@@ -44,7 +44,7 @@ def _bulk(twin, collection: str, entities: list[dict], action: str = "create") -
 @pytest.fixture(scope="module")
 def seeded(twin):
     """200 variables and 50 connections created through the REST bulk endpoints (removed afterwards)."""
-    content = make_content(192, 50)
+    content = make_content(191, 50)  # + 8 fixed scalars + the shadowed key = 200
     content.variables[SHADOWED_KEY] = {
         "value": "s3://db-value-not-env/pkS3cretShadow",
         "description": "db copy",

@@ -225,8 +225,11 @@ def test_wrong_service_account_and_unreachable_api_fail_in_one_line(fake_api):
         ExportError, match="rejected the service-account credentials of connection 'airflow_api'"
     ):
         AirflowApi(fake_api, "svc", "wrong").login()
-    with pytest.raises(ExportError, match=r"cannot reach the Airflow API at http://127\.0\.0\.1:9"):
-        AirflowApi("http://127.0.0.1:9", "svc", "right", timeout=5).login()
+    with pytest.raises(
+        ExportError,
+        match=r"cannot reach the Airflow API at http://127\.0\.0\.1:9 \(ConnectionError after 2 attempt",
+    ):
+        AirflowApi("http://127.0.0.1:9", "svc", "right", timeout=5, retry_delays=(0.1,)).login()
 
 
 def test_cli_decrypt_fails_loudly_on_wrong_key_and_tampering(tmp_path, capsys, monkeypatch):

@@ -7,11 +7,13 @@ Values read through REST are redacted (``***``), so no value is ever taken from 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 from platform_kit.export.errors import ExportError
 
+RETRY_DELAYS = (2.0, 5.0)
 PAGE_LIMIT = 100  # the API's [api] maximum_page_limit default; larger limits are silently capped
 
 
@@ -47,7 +49,9 @@ class AirflowApi:
     :param username: service-account user name.
     :param password: service-account password (sent only to ``POST /auth/token``).
     :param conn_id: the Connection these came from; named in error messages.
-    :param timeout: seconds per HTTP request.
+    :param retry_delays: pauses before retrying a failed read or token request (writes never retry).
+    :param timeout: seconds per HTTP request (listing pages redacts every value server-side, which can
+        take a while for large values on a busy api-server).
     """
 
     def __init__(
@@ -57,19 +61,21 @@ class AirflowApi:
         password: str,
         *,
         conn_id: str = "airflow_api",
-        timeout: float = 30,
+        timeout: float = 120,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
     ) -> None:
         import requests
 
         self.base_url = base_url.rstrip("/")
         self.conn_id = conn_id
         self.timeout = timeout
+        self.retry_delays = retry_delays
         self._username = username
         self._password = password
         self._session = requests.Session()
 
     @classmethod
-    def from_connection(cls, conn: HttpConnectionLike, *, timeout: float = 30) -> AirflowApi:
+    def from_connection(cls, conn: HttpConnectionLike, *, timeout: float = 120) -> AirflowApi:
         """Build a client from an http Connection: host = base URL, login/password = service account."""
         if not conn.login or not conn.password:
             raise ExportError(
@@ -97,13 +103,22 @@ class AirflowApi:
         if auth and "Authorization" not in self._session.headers:
             self.login()
         url = f"{self.base_url}{path}"
-        try:
-            response = self._session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.RequestException as exc:
-            raise ExportError(
-                f"cannot reach the Airflow API at {self.base_url} ({exc.__class__.__name__}); "
-                f"check the host of connection {self.conn_id!r} and that the api-server is up"
-            ) from None
+        # Reads and the token request are idempotent: a busy api-server (it also serves every task's
+        # execution API) gets a couple of retries before the run fails. Writes are never retried.
+        attempts = len(self.retry_delays) + 1 if method == "GET" or path == "/auth/token" else 1
+        for attempt in range(attempts):
+            try:
+                response = self._session.request(method, url, timeout=self.timeout, **kwargs)
+                break
+            except requests.RequestException as exc:
+                if attempt + 1 < attempts:
+                    time.sleep(self.retry_delays[attempt])
+                    continue
+                raise ExportError(
+                    f"cannot reach the Airflow API at {self.base_url} ({exc.__class__.__name__} after "
+                    f"{attempts} attempt(s)); check the host of connection {self.conn_id!r} and that the "
+                    "api-server is up"
+                ) from None
         if response.status_code in (401, 403):
             what = "service-account credentials" if path.startswith("/auth/") else "token"
             raise ExportError(
