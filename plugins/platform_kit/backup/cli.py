@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from typing import Any, TextIO
 
@@ -56,7 +57,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"tables whose rows are skipped (repeatable; default {' '.join(DEFAULT_EXCLUDE_TABLE_DATA)})",
     )
     create.add_argument("--lock-wait-timeout", type=int, default=120, metavar="SECONDS")
-    create.add_argument("--compress-level", type=int, choices=range(10), default=None, metavar="0-9")
+    create.add_argument(
+        "--compress-level",
+        type=int,
+        choices=range(10),
+        default=1,
+        metavar="0-9",
+        help="zlib level (default 1)",
+    )
     create.add_argument(
         "--verify",
         action=argparse.BooleanOptionalAction,
@@ -102,6 +110,25 @@ def _store(args: argparse.Namespace, url: str):
     )
 
 
+@contextlib.contextmanager
+def _server_secrets_context():
+    """Let connection lookups reach the metadata DB too, as ``airflow connections get`` does.
+
+    Outside a task the Task SDK only searches env vars and external secrets backends unless the process
+    declares itself a server process; an operator's shell on an Airflow host is one.
+    """
+    previous = os.environ.get(_CONTEXT_VAR)
+    os.environ.setdefault(_CONTEXT_VAR, "server")
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(_CONTEXT_VAR, None)
+
+
+_CONTEXT_VAR = "_AIRFLOW_PROCESS_CONTEXT"
+
+
 def _run(fn):
     """Turn expected failures into CommandError (one line on stderr, exit 2)."""
     from platform_kit.cli import CommandError
@@ -110,7 +137,7 @@ def _run(fn):
         # Library logging (Airflow's structlog, providers) may print to stdout; keep stdout for the result.
         real_stdout = sys.stdout
         try:
-            with contextlib.redirect_stdout(sys.stderr):
+            with contextlib.redirect_stdout(sys.stderr), _server_secrets_context():
                 return fn(args, real_stdout)
         except (BackupError, StorageError) as exc:
             raise CommandError(str(exc)) from exc

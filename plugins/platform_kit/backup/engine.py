@@ -66,12 +66,13 @@ class DumpOptions:
         ``_airflow_moved__*`` leftovers from ``db clean`` and migrations.
     :param lock_wait_timeout_s: give up if a table lock is not granted in time (e.g. during a migration)
         instead of queueing behind it and blocking the scheduler.
-    :param compress_level: 0-9 for the custom format's zlib; ``None`` is pg_dump's default.
+    :param compress_level: 0-9 for the custom format's zlib; ``None`` is pg_dump's default (6). Level 1
+        is the default here: about 2.5x faster than 6 for ~10 % more bytes (``docs/benchmarks.md``).
     """
 
     exclude_table_data: tuple[str, ...] = DEFAULT_EXCLUDE_TABLE_DATA
     lock_wait_timeout_s: int = 120
-    compress_level: int | None = None
+    compress_level: int | None = 1
 
     def pg_dump_args(self) -> list[str]:
         args = [

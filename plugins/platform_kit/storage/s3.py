@@ -31,7 +31,7 @@ def choose_part_size(expected_size: int | None) -> int:
 
 def _grown_part_size(base: int, part_number: int) -> int:
     """If the estimate was too low, double the part size every 250 parts beyond 8,000 (S3 allows parts
-    of different sizes), which raises the ceiling 256-fold before the 10,000-part limit."""
+    of different sizes): from an 8 MiB start the ceiling rises from ~78 GiB to ~1 TiB."""
     if part_number <= 8_000:
         return base
     return min(MAX_PART_SIZE, base * 2 ** ((part_number - 8_000) // 250 + 1))
