@@ -117,6 +117,11 @@ def test_child_output_and_results_are_scrubbed_of_url_and_password():
     driver = _Driver(url, output=lambda _: None)
     assert "s3cr" not in driver.redact(f"conn {url} pw s3cr:et enc s3cr%3Aet")
     assert set(secrets_of(url)) == {url, "s3cr:et", "s3cr%3Aet"}
+    result = {"error": f"bad {url}", "tables": {"log": {"error": "pw s3cr:et"}}, "path": "/tmp/s3cr:et/x"}
+    scrubbed = driver._scrub_errors(result)
+    assert scrubbed["error"] == "bad ***" and scrubbed["tables"]["log"]["error"] == "pw ***"
+    # Names and paths are ours or core's; a short password must not mangle them.
+    assert scrubbed["path"] == "/tmp/s3cr:et/x"
     env = driver.environment()
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == url
     assert "AIRFLOW__CORE__SQL_ALCHEMY_CONN" not in env

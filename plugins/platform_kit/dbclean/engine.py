@@ -249,6 +249,16 @@ class _Driver:
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
+    def _scrub_errors(self, result: dict[str, Any]) -> dict[str, Any]:
+        # Only error texts can carry the URL (exception messages). The rest is names and paths we
+        # or core generated, which a short password (the sandbox's is "airflow") must not mangle.
+        if result.get("error"):
+            result["error"] = self.redact(result["error"])
+        for entry in (result.get("tables") or {}).values():
+            if entry.get("error"):
+                entry["error"] = self.redact(entry["error"])
+        return result
+
     def run(self, action: str, **request: Any) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="platform-kit-dbclean-") as tmp:
             result_path = Path(tmp) / "result.json"
@@ -270,7 +280,7 @@ class _Driver:
                 tail = [*tail[-19:], line]
             code = proc.wait()
             if result_path.exists():
-                result = json.loads(self.redact(result_path.read_text()))
+                result = self._scrub_errors(json.loads(result_path.read_text()))
             else:
                 last = next((t for t in reversed(tail) if t.strip()), "no output")
                 result = {"error": f"cleanup process exited with code {code}: {last}", "fatal": True}
