@@ -6,7 +6,6 @@ Screenshots go to ``artifacts/browser/`` (CI keeps them); ``scripts/screenshots`
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,6 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 MAINTENANCE_DAGS = [
     "platform_kit_log_cleanup",
     "platform_kit_metadb_backup",
@@ -33,29 +23,20 @@ MAINTENANCE_DAGS = [
 
 @pytest.fixture(scope="module")
 def page():
-    from playwright.sync_api import sync_playwright
+    from twin.browser import chromium_page
 
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is missing: run scripts/bootstrap"
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(60_000)
+    with chromium_page() as page:
         yield page
-        browser.close()
 
 
 def test_log_in_and_find_the_maintenance_dags(twin, page):
     for dag_id in MAINTENANCE_DAGS:
         twin.wait_for_dag(dag_id)
-    page.goto(twin.ui_url)
-    page.wait_for_url("**/auth/login**")
-    page.screenshot(path=SHOTS / "01-login.png")
-    page.fill("input[name=username]", "airflow")
-    page.fill("input[name=password]", "airflow")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{twin.ui_url}/")
+    from twin.browser import log_in
+    from twin.stack import UI_PASSWORD, UI_USER
+
+    log_in(page, twin.ui_url, UI_USER, UI_PASSWORD, screenshot=SHOTS / "01-login.png")
     page.goto(f"{twin.ui_url}/dags?tags=maintenance")
     for dag_id in MAINTENANCE_DAGS:
         page.get_by_text(dag_id, exact=True).first.wait_for()
