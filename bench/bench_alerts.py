@@ -212,8 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         SECTION,
         "",
         f"Command: `{COMMAND}` (writes this section). Machine: {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}; receiver on loopback "
-        "(`twin.receiver`), both callbacks in the same run, interleaved.",
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
+        f"{os.getloadavg()[0]:.1f} at the end (other jobs share the machine); receiver on loopback "
+        "(`twin.receiver`, with TCP_NODELAY like a production server), both callbacks in the same run, "
+        "interleaved.",
         "",
         f"Added time per failure callback, {len(ours)} calls each after {args.warmup} warm-up calls:",
         "",

@@ -16,8 +16,10 @@ are never logged, and urllib3's own retry/debug log lines are scrubbed of them.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -192,11 +194,22 @@ def _session() -> tuple[requests.Session, HTTPAdapter]:
     cached = getattr(_local, "session", None)
     if cached is None:
         session = requests.Session()
+        # The environment (proxies, CA bundle) is read once per URL in _environment() instead of on every
+        # call: requests would otherwise scan os.environ and open ~/.netrc for each alert.
+        session.trust_env = False
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=4)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         cached = _local.session = (session, adapter)
     return cached
+
+
+@functools.lru_cache(maxsize=64)
+def _environment(url: str) -> tuple[dict[str, str], bool | str]:
+    """Proxies (honouring ``NO_PROXY``) and the CA bundle the environment sets for ``url``."""
+    proxies = requests.utils.get_environ_proxies(url)
+    verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return proxies, verify
 
 
 def post_json(
@@ -236,6 +249,7 @@ def post_json(
         retry.notes = notes
         session, adapter = _session()
         adapter.max_retries = retry
+        env_proxies, verify = _environment(url)
         body = json.dumps(payload, default=str).encode()
         response = session.post(
             url,
@@ -243,7 +257,8 @@ def post_json(
             headers={"Content-Type": "application/json; charset=utf-8"},
             timeout=(options.connect_timeout, options.read_timeout),
             allow_redirects=False,
-            proxies={"http": options.proxy, "https": options.proxy} if options.proxy else None,
+            proxies={"http": options.proxy, "https": options.proxy} if options.proxy else env_proxies,
+            verify=verify,
         )
         failed = _failed_attempts(notes)
         elapsed = time.monotonic() - started
