@@ -57,13 +57,6 @@ def seeded(twin):
     _bulk(twin, "connections", list(content.connections), action="delete")
 
 
-@pytest.fixture
-def twin_env(twin, monkeypatch):
-    """This process talks to the twin's S3 and reads the key Connection the way an operator's shell would."""
-    for name in ("AIRFLOW_CONN_AWS_DEFAULT", "AIRFLOW_CONN_PLATFORM_KIT_EXPORT_KEY"):
-        monkeypatch.setenv(name, twin.airflow_env[name])
-
-
 def _objects(twin, prefix: str) -> list[str]:
     import boto3
 
@@ -94,36 +87,33 @@ def _all_logs(twin, run_id: str) -> str:
     return "\n".join(texts)
 
 
-def test_export_round_trips_every_field_into_a_fresh_airflow_and_logs_no_secret(
-    twin, seeded: Content, twin_env, tmp_path
-):
+@pytest.fixture(scope="module")
+def exported(twin, seeded: Content, tmp_path_factory):
+    """One export run of the seeded twin, downloaded and decrypted with the CLI: (run_id, summary, dir)."""
     prefix = f"e2e-export-{uuid.uuid4().hex[:8]}"
     run_id, run = _run(twin, {"destination": f"s3://{BUCKET}/{prefix}"})
     assert run["state"] == "success", _all_logs(twin, run_id)[-3000:]
-
     summary = twin.xcom(DAG_ID, run_id, "export")
-    assert summary["encryption"].startswith("AES-256-GCM")
-    assert summary["variables"] >= 200 and summary["connections"] >= 50
-    assert summary["destination"].startswith(f"s3://{BUCKET}/{prefix}/")
-    assert SHADOWED_KEY in summary["env_shadowed_exported_from_db"]["names"]
     keys = sorted(_objects(twin, prefix))
     assert len(keys) == 2 and keys[1].endswith("/manifest.json"), keys
 
-    out = tmp_path / "restore"
-    assert (
-        main(
-            [
-                "export",
-                "decrypt",
-                summary["destination"],
-                "--key-conn",
-                "platform_kit_export_key",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    out = tmp_path_factory.mktemp("export") / "restore"
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("AIRFLOW_CONN_AWS_DEFAULT", "AIRFLOW_CONN_PLATFORM_KIT_EXPORT_KEY"):
+            env.setenv(name, twin.airflow_env[name])
+        argv = ["export", "decrypt", summary["destination"], "--key-conn", "platform_kit_export_key"]
+        assert main([*argv, "--out", str(out)]) == 0
+    return run_id, summary, out
+
+
+def test_export_round_trips_every_field_into_a_fresh_airflow_and_logs_no_secret(
+    twin, seeded: Content, exported
+):
+    run_id, summary, out = exported
+    assert summary["encryption"].startswith("AES-256-GCM")
+    assert summary["variables"] >= 200 and summary["connections"] >= 50
+    assert summary["destination"].startswith(f"s3://{BUCKET}/e2e-export-")
+    assert SHADOWED_KEY in summary["env_shadowed_exported_from_db"]["names"]
 
     db_name = f"pk_export_restore_{uuid.uuid4().hex[:6]}"
     target = AirflowDB(create_database(twin.metadb_dsn, db_name)).migrate()
@@ -156,7 +146,7 @@ def _markers(content: Content) -> list[str]:
     return sorted(set(re.findall(r"pkS3cret[A-Za-z]+\d*x?[0-9a-f]*", json.dumps(content.__dict__))))
 
 
-def test_plaintext_export_needs_the_param_and_says_so(twin, twin_env):
+def test_plaintext_export_needs_the_param_and_says_so(twin):
     prefix = f"e2e-export-plain-{uuid.uuid4().hex[:8]}"
     run_id, run = _run(twin, {"destination": f"s3://{BUCKET}/{prefix}", "encrypt": False})
     assert run["state"] == "success"
@@ -218,3 +208,56 @@ def test_bad_input_fails_in_one_line_and_uploads_nothing(twin, conf, connection,
     log = twin.task_log(DAG_ID, run_id, "export")
     assert expected in log
     assert _objects(twin, prefix) == []
+
+
+def test_platform_kit_import_via_rest_skips_or_overwrites_existing(
+    twin, seeded: Content, exported, monkeypatch
+):
+    _, _, out = exported
+    gone = sorted(seeded.variables)[:3]
+    changed_var = sorted(seeded.variables)[3]
+    changed_conn = sorted(seeded.connections)[0]
+    _bulk(twin, "variables", gone, action="delete")
+    twin.set_variable(changed_var, "changed by an operator")
+    twin.api.patch(
+        twin.url(f"connections/{changed_conn}"),
+        json={"connection_id": changed_conn, "conn_type": "generic", "host": "changed"},
+        params={"update_mask": ["host"]},
+        timeout=30,
+    ).raise_for_status()
+    monkeypatch.setenv("PK_E2E_TWIN_PASSWORD", "airflow")
+    api = [
+        "--via",
+        "rest",
+        "--api-url",
+        twin.api_url,
+        "--api-user",
+        "airflow",
+        "--api-password-env",
+        "PK_E2E_TWIN_PASSWORD",
+    ]
+
+    assert main(["export", "import", str(out), *api, "--on-existing", "fail"]) == 2  # everything else exists
+    assert main(["export", "import", str(out), *api, "--on-existing", "skip"]) == 0
+    assert _stored_variable(twin, gone[0]) == seeded.variables[gone[0]]["value"]
+    assert _stored_variable(twin, changed_var) == "changed by an operator"
+    assert _stored_connection(twin, changed_conn)["host"] == "changed"
+
+    assert main(["export", "import", str(out), *api, "--on-existing", "overwrite"]) == 0
+    assert _stored_variable(twin, changed_var) == seeded.variables[changed_var]["value"]
+    assert _stored_connection(twin, changed_conn) == _parsed_extra(seeded.connections[changed_conn])
+
+
+def _stored_variable(twin, key: str) -> str:
+    return twin.airflow_cli("variables", "get", key).stdout.removesuffix("\n")
+
+
+def _stored_connection(twin, conn_id: str) -> dict:
+    """The connection as the twin stores it (extra parsed: the CLI shows it decoded)."""
+    (row,) = json.loads(twin.airflow_cli("connections", "get", conn_id, "-o", "json").stdout)
+    fields = ("conn_type", "description", "host", "login", "password", "schema", "port")
+    return {**{f: row[f] for f in fields}, "extra": row["extra_dejson"] or None}
+
+
+def _parsed_extra(conn: dict) -> dict:
+    return {**conn, "extra": json.loads(conn["extra"]) if conn["extra"] else None}

@@ -97,40 +97,41 @@ def test_plaintext_and_dry_run_are_spelled_out():
     assert title_for(summary) == "Variable and connection export (PLAINTEXT, dry run)"
 
 
-def test_env_shadowed_entries_are_read_from_the_db_and_gone_ones_skipped(monkeypatch):
+def test_gone_entries_are_skipped_flaky_reads_retried_and_unreadable_ones_fail(monkeypatch):
     monkeypatch.setenv("AIRFLOW_VAR_SHADOWED", "env value")
-    monkeypatch.setenv("AIRFLOW_CONN_SHADOWED_CONN", "generic://env")
+    stored = {"plain": "v1", "shadowed": "db value", "flaky": "v3"}
+    calls: list[str] = []
+
+    def read(key):
+        calls.append(key)
+        if key == "flaky" and calls.count("flaky") == 1:
+            return None  # the execution API answers "not found" for transient failures too
+        return stored.get(key)
+
     content = ExportContent()
-
-    class NotFound(Exception):
-        pass
-
-    NotFound.__name__ = "AirflowNotFoundException"
-
-    def sdk_get(key):
-        if key == "gone":
-            raise NotFound(key)
-        return "env value" if key == "shadowed" else f"value of {key}"
-
     collect_variables(
-        ["plain", "shadowed", "gone"], sdk_get, {"plain": "d"}, content, get_stored_value=lambda k: "db value"
-    )
-    db_conn = SimpleNamespace(
-        conn_type="http", host="db", login=None, password="pw", schema=None, port=None, extra=None
-    )
-    collect_connections(
-        {"shadowed_conn": None},
-        lambda c: pytest.fail("env copy read"),
-        content,
-        get_stored_connection=lambda c: db_conn,
+        ["plain", "shadowed", "flaky", "gone"], read, {"plain": "d"}, content, still_exists=lambda key: False
     )
     assert content.variables == {
-        "plain": {"value": "value of plain", "description": "d"},
+        "plain": {"value": "v1", "description": "d"},
         "shadowed": "db value",
+        "flaky": "v3",
     }
-    assert content.connections["shadowed_conn"]["host"] == "db"
     assert content.skipped == ["gone"]
-    assert content.shadowed == ["shadowed", "shadowed_conn"]
+    assert content.shadowed == ["shadowed"]
+
+    with pytest.raises(ExportError, match="variable 'stuck' exists but could not be read"):
+        collect_variables(["stuck"], lambda key: None, {}, ExportContent(), still_exists=lambda key: True)
+
+    conn = SimpleNamespace(
+        conn_type="http", host="db", login=None, password="pw", schema=None, port="80", extra=None
+    )
+    content = ExportContent()
+    collect_connections(
+        {"c": "about c", "gone": None}, {"c": conn}.get, content, still_exists=lambda c: False
+    )
+    assert content.connections["c"]["description"] == "about c" and content.connections["c"]["port"] == 80
+    assert content.skipped == ["gone"]
 
 
 def test_unexpected_read_errors_are_not_swallowed():

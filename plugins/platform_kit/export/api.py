@@ -154,6 +154,25 @@ class AirflowApi:
         """Every variable key stored in the metadata DB, with its description (values are redacted)."""
         return {v["key"]: v.get("description") for v in self.paged("/api/v2/variables", "variables")}
 
+    def _get_or_none(self, path: str) -> dict[str, Any] | None:
+        from urllib.parse import quote
+
+        try:
+            return self._request("GET", quote(path)).json()
+        except ExportError as exc:
+            if "HTTP 404" in str(exc):
+                return None
+            raise
+
+    def variable_has_value(self, key: str) -> bool:
+        """Whether variable ``key`` exists with a non-NULL value (the value itself is redacted anyway)."""
+        found = self._get_or_none(f"/api/v2/variables/{key}")
+        return found is not None and found.get("value") is not None
+
+    def connection_exists(self, conn_id: str) -> bool:
+        """Whether connection ``conn_id`` exists."""
+        return self._get_or_none(f"/api/v2/connections/{conn_id}") is not None
+
     def bulk(self, collection: str, entities: list[Mapping[str, Any]], action_on_existence: str) -> dict:
         """``PATCH /api/v2/<collection>`` with one ``create`` action; returns the action's result."""
         body = {

@@ -2,10 +2,11 @@
 
 Two ways, chosen by the DAG's ``mode`` Param:
 
-``sdk`` (default, supported Airflow 3 interfaces): variable keys from ``Variable.keys()``, values from
-``Variable.get()``; connection ids from ``GET /api/v2/connections`` and each connection from
-``Connection.get()``; descriptions of both from the REST API (the execution API does not carry them).
-Works wherever a task runs; one execution-API round trip per key.
+``sdk`` (default, supported Airflow 3 interfaces): variable keys from ``Variable.keys()``; connection ids
+from ``GET /api/v2/connections``; descriptions of both from the REST API (the execution API does not carry
+them); every value through the Task SDK's execution-API backend, the metadata-DB lookup that
+``Variable.get()``/``Connection.get()`` end in on a worker (see ``tasks.collect_with_sdk`` for why it is
+called directly). Works wherever a task runs; one execution-API round trip per key.
 
 ``cli`` (opt-in): ``airflow variables export`` and ``airflow connections export`` in a subprocess whose
 ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` points at the metadata DB through the ``airflow_metadb``
@@ -21,7 +22,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -35,81 +36,77 @@ MAX_LISTED = 20  # how many skipped/shadowed names a summary lists before it onl
 def env_shadowed(kind: str, name: str) -> bool:
     """Whether an ``AIRFLOW_VAR_*`` / ``AIRFLOW_CONN_*`` env var hides the metadata-DB entry ``name``.
 
-    Secrets lookups check env vars before the metadata DB, so ``Variable.get``/``Connection.get`` would
-    return the env value instead of the stored one.
+    ``Variable.get``/``Connection.get`` check env vars before the metadata DB, so at run time tasks see the
+    env value; the export still carries the stored one, and the summary names these entries.
     """
     prefix = "AIRFLOW_VAR_" if kind == "variable" else "AIRFLOW_CONN_"
     return f"{prefix}{name.upper()}" in os.environ
 
 
+def _read_all(
+    kind: str,
+    names: Iterable[str],
+    read: Callable[[str], Any],
+    still_exists: Callable[[str], bool] | None,
+    content: ExportContent,
+) -> Iterator[tuple[str, Any]]:
+    """Yield ``(name, value)`` for every name that can be read; tell "gone" apart from "unreadable".
+
+    The execution API answers "not found" both for a missing entry and for a transient failure, so a miss
+    is retried once and then checked against the REST API: an entry that still exists fails the export
+    (an incomplete export must not look complete); one that is gone (deleted meanwhile, or a variable with
+    a NULL value) is skipped and listed in the summary.
+    """
+    for name in names:
+        value = read(name)
+        if value is None:
+            value = read(name)
+        if value is None:
+            if still_exists is not None and still_exists(name):
+                raise ExportError(
+                    f"{kind} {name!r} exists but could not be read through the execution API; "
+                    "nothing was uploaded, run the export again"
+                )
+            content.skipped.append(name)
+            continue
+        if env_shadowed(kind, name):
+            content.shadowed.append(name)
+        yield name, value
+
+
 def collect_variables(
     keys: Iterable[str],
-    get_value: Callable[[str], str | None],
+    read_value: Callable[[str], str | None],
     descriptions: Mapping[str, str | None],
     content: ExportContent,
     *,
-    get_stored_value: Callable[[str], str | None] | None = None,
+    still_exists: Callable[[str], bool] | None = None,
 ) -> None:
     """Add every variable in ``keys`` to ``content``.
 
     :param keys: the keys stored in the metadata DB (``Variable.keys()``).
-    :param get_value: reads one value (``Variable.get``); raises or returns ``None`` if it is gone.
+    :param read_value: reads one stored value; ``None`` when it cannot be found.
     :param descriptions: key -> description, from the REST API.
-    :param get_stored_value: reads the metadata-DB value directly; used for keys an env var shadows.
+    :param still_exists: asks the REST API whether a key that could not be read still has a value.
     """
-    for key in keys:
-        reader = get_value
-        if get_stored_value is not None and env_shadowed("variable", key):
-            reader = get_stored_value
-            content.shadowed.append(key)
-        try:
-            value = reader(key)
-        except Exception as exc:
-            if not _is_not_found(exc):
-                raise
-            value = None
-        if value is None:
-            # Deleted between listing and reading, or a NULL value the Task SDK reports as missing.
-            content.skipped.append(key)
-            continue
+    for key, value in _read_all("variable", keys, read_value, still_exists, content):
         content.variables[key] = variable_entry(value, descriptions.get(key))
 
 
 def collect_connections(
     descriptions: Mapping[str, str | None],
-    get_connection: Callable[[str], ConnectionLike | None],
+    read_connection: Callable[[str], ConnectionLike | None],
     content: ExportContent,
     *,
-    get_stored_connection: Callable[[str], ConnectionLike | None] | None = None,
+    still_exists: Callable[[str], bool] | None = None,
 ) -> None:
     """Add every connection id in ``descriptions`` (from the REST API) to ``content``, read in full.
 
-    :param get_connection: reads one connection in full (``Connection.get``).
-    :param get_stored_connection: reads the metadata-DB connection directly; used for ids an env var shadows.
+    :param read_connection: reads one stored connection in full; ``None`` when it cannot be found.
+    :param still_exists: asks the REST API whether an id that could not be read still exists.
     """
-    for conn_id, description in descriptions.items():
-        reader = get_connection
-        if get_stored_connection is not None and env_shadowed("connection", conn_id):
-            reader = get_stored_connection
-            content.shadowed.append(conn_id)
-        try:
-            conn = reader(conn_id)
-        except Exception as exc:
-            if not _is_not_found(exc):
-                raise
-            conn = None
-        if conn is None:
-            content.skipped.append(conn_id)
-            continue
-        content.connections[conn_id] = connection_entry(conn, description)
-
-
-def _is_not_found(exc: Exception) -> bool:
-    name = type(exc).__name__
-    if name == "AirflowNotFoundException":
-        return True
-    error = getattr(exc, "error", None)
-    return "NOT_FOUND" in str(getattr(error, "error", ""))
+    for conn_id, conn in _read_all("connection", descriptions, read_connection, still_exists, content):
+        content.connections[conn_id] = connection_entry(conn, descriptions[conn_id])
 
 
 def sqlalchemy_url(conn: ConnectionLike, conn_id: str) -> str:

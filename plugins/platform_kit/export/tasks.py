@@ -20,22 +20,22 @@ log = logging.getLogger(__name__)
 EXPORT_URL_VARIABLE = "platform_kit_export_url"
 
 
-def _stored_variable(key: str) -> str | None:
-    # Env vars win over the metadata DB in Variable.get; read the DB copy through the execution API.
-    from airflow.sdk.execution_time.secrets.execution_api import ExecutionAPISecretsBackend
-
-    return ExecutionAPISecretsBackend().get_variable(key)
-
-
-def _stored_connection(conn_id: str):
-    from airflow.sdk.execution_time.secrets.execution_api import ExecutionAPISecretsBackend
-
-    return ExecutionAPISecretsBackend().get_connection(conn_id)
-
-
 def collect_with_sdk(api_conn_id: str) -> ExportContent:
-    """``sdk`` mode: ids and descriptions from the REST API, values from the Task SDK (see ``collect``)."""
-    from airflow.sdk import Connection, Variable
+    """``sdk`` mode: ids and descriptions from the REST API, values from the Task SDK.
+
+    Values are read with the Task SDK's ``ExecutionAPISecretsBackend``, the metadata-DB lookup that
+    ``Variable.get()`` and ``Connection.get()`` end in on a worker, called directly because the export
+    needs what the DB stores, nothing else:
+
+    * ``Variable.get``/``Connection.get`` first look at env vars and secrets backends, so an
+      ``AIRFLOW_VAR_X`` would be exported instead of the stored ``X``;
+    * ``Connection.get`` (and ``Variable.get`` for sensitive names) registers each value with the secrets
+      masker, which recompiles one regex over all known secrets per call, in the task and again in its
+      supervisor: quadratic, measured at ~53 s for 300 connections and minutes for 1,000. The export never
+      logs a value, so the registration buys nothing here.
+    """
+    from airflow.sdk import Variable
+    from airflow.sdk.execution_time.secrets.execution_api import ExecutionAPISecretsBackend
 
     from platform_kit.export.api import AirflowApi
 
@@ -43,12 +43,17 @@ def collect_with_sdk(api_conn_id: str) -> ExportContent:
     api.login()
     connection_descriptions = api.connection_descriptions()
     variable_descriptions = api.variable_descriptions()
+    backend = ExecutionAPISecretsBackend()
     content = ExportContent()
     collect_variables(
-        list(Variable.keys()), Variable.get, variable_descriptions, content, get_stored_value=_stored_variable
+        list(Variable.keys()),
+        backend.get_variable,
+        variable_descriptions,
+        content,
+        still_exists=api.variable_has_value,
     )
     collect_connections(
-        connection_descriptions, Connection.get, content, get_stored_connection=_stored_connection
+        connection_descriptions, backend.get_connection, content, still_exists=api.connection_exists
     )
     return content
 
