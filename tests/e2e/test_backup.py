@@ -102,7 +102,8 @@ def test_restored_s3_backup_passes_check_migrations(twin, s3_run):
             timeout=600,
         )
         assert restored.returncode == 0, restored.stderr[-2000:]
-        result = json.loads(restored.stdout[restored.stdout.index("{") :])
+        out = restored.stdout
+        result = json.loads(out if out.startswith("{") else out[out.index("\n{") + 1 :])
         assert result["mismatches"] == {}
         check = twin.airflow_cli(
             "db",

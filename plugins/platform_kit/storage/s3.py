@@ -46,7 +46,10 @@ class S3Writer(ObjectWriter):
         self._client = client
         self._bucket = bucket
         self._base_part_size = part_size
-        self._buffer = bytearray()
+        # Incoming chunks of the part being filled, joined once per part (a bytearray that is sliced and
+        # copied per part would hold two extra part-sized copies at the peak).
+        self._chunks: list[bytes] = []
+        self._buffered = 0
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
         self._pending: Future | None = None
@@ -56,12 +59,18 @@ class S3Writer(ObjectWriter):
         return _grown_part_size(self._base_part_size, len(self._parts) + 1)
 
     def _write(self, data: bytes) -> None:
-        self._buffer += data
-        while len(self._buffer) >= self._next_part_size():
-            size = self._next_part_size()
-            part = bytes(self._buffer[:size])
-            del self._buffer[:size]
-            self._send_part(part)
+        while data:
+            room = self._next_part_size() - self._buffered
+            piece, data = data[:room], data[room:]  # no copy unless the chunk straddles a part boundary
+            self._chunks.append(piece)
+            self._buffered += len(piece)
+            if self._buffered >= self._next_part_size():
+                self._send_part(self._take_buffer())
+
+    def _take_buffer(self) -> bytes:
+        part = b"".join(self._chunks)
+        self._chunks, self._buffered = [], 0
+        return part
 
     def _send_part(self, part: bytes) -> None:
         if self._upload_id is None:
@@ -91,12 +100,10 @@ class S3Writer(ObjectWriter):
 
     def _commit(self) -> None:
         if self._upload_id is None:
-            self._client.put_object(Bucket=self._bucket, Key=self.key, Body=bytes(self._buffer))
-            self._buffer = bytearray()
+            self._client.put_object(Bucket=self._bucket, Key=self.key, Body=self._take_buffer())
             return
-        if self._buffer:
-            self._send_part(bytes(self._buffer))
-            self._buffer = bytearray()
+        if self._buffered:
+            self._send_part(self._take_buffer())
         self._wait_pending()
         self._client.complete_multipart_upload(
             Bucket=self._bucket,
@@ -107,7 +114,7 @@ class S3Writer(ObjectWriter):
         self._shutdown()
 
     def _abort(self) -> None:
-        self._buffer = bytearray()
+        self._chunks, self._buffered = [], 0
         try:
             if self._pending is not None:
                 self._pending.exception()
