@@ -270,3 +270,18 @@ def test_plain_text_rendering_is_the_same_message_without_blocks():
     text = render_text(_failure(mentions=("<!here>",)))
     assert text.splitlines()[:2] == ["<!here>", "\U0001f534 Failed: sales.load"]
     assert "Error: ValueError: bad row" in text
+
+
+def test_dag_files_importing_the_callbacks_do_not_load_requests():
+    """DAG files are parsed often: the alert machinery (requests, urllib3) loads only when one fires."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from platform_kit.alerts import SlackNotifier, on_failure_callback, on_retry_callback\n"
+        "SlackNotifier(mentions=['here'])\n"
+        "print(sorted(m for m in ('requests', 'urllib3', 'boto3', 'psycopg') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
