@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dags", type=int, default=10)
     parser.add_argument("--runs", type=int, default=300, help="scheduled runs per DAG over 360 days")
     parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     args = parser.parse_args(argv)
     result = run(args.dags, args.runs, 360, args.batch_size, args.rounds)

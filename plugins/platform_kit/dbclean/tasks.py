@@ -81,7 +81,14 @@ def run_cleanup(params: Mapping[str, Any]) -> dict[str, Any]:
 
     from platform_kit.summary import report
 
-    conn = Connection.get(params["metadb_conn_id"])
+    conn_id = params["metadb_conn_id"]
+    try:
+        conn = Connection.get(conn_id)
+    except Exception as exc:
+        raise RuntimeError(
+            f"connection {conn_id!r} not found ({type(exc).__name__}); create it with conn type postgres "
+            "pointing at the metadata DB (see docs/db-cleanup.md)"
+        ) from None
     url = url_from_connection(conn)
     for secret in secrets_of(url):
         mask_secret(secret)
