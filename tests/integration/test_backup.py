@@ -21,6 +21,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from storage_conns import aws_conn_json, google_conn_json
 
 from platform_kit.backup.engine import create_backup, preflight
 from platform_kit.backup.errors import BackupError
@@ -81,26 +82,10 @@ def bulky_db(pg) -> str:
     pg.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _aws_conn(endpoint: str, **extra) -> str:
-    return json.dumps(
-        {
-            "conn_type": "aws",
-            "login": "testing",
-            "password": "testing",
-            "extra": {"region_name": "us-east-1", "endpoint_url": endpoint, **extra},
-        }
-    )
-
-
 @pytest.fixture
 def connections(moto_server, gcs_server, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", _aws_conn(moto_server.url))
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT",
-        json.dumps(
-            {"conn_type": "google_cloud_platform", "extra": {"project": "p", "emulator_host": gcs_server.url}}
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", aws_conn_json(moto_server.url))
+    monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", google_conn_json(gcs_server.url))
 
 
 def _metadb_conn(monkeypatch, dsn: str) -> None:
@@ -303,7 +288,7 @@ def test_s3_endpoint_stopped_mid_upload(tmp_path, earlier_backup, bulky_db, monk
     try:
         monkeypatch.setenv(
             "AIRFLOW_CONN_AWS_DEFAULT",
-            _aws_conn(
+            aws_conn_json(
                 moto.url,
                 config_kwargs={
                     "read_timeout": 3,

@@ -8,6 +8,7 @@ import json
 import os
 
 import pytest
+from storage_conns import aws_conn_json, google_conn_json
 
 from platform_kit.storage import (
     StorageError,
@@ -25,28 +26,13 @@ MiB = 1024 * 1024
 
 @pytest.fixture
 def aws_conn(moto_server, monkeypatch):
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_AWS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "testing",
-                "password": "testing",
-                "extra": {"region_name": "us-east-1", "endpoint_url": moto_server.url},
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", aws_conn_json(moto_server.url))
 
 
 @pytest.fixture
 def google_conn(gcs_server, monkeypatch):
     # The connection names the emulator; the env var set by gcs_bucket is removed so the extra is what counts.
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT",
-        json.dumps(
-            {"conn_type": "google_cloud_platform", "extra": {"project": "p", "emulator_host": gcs_server.url}}
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", google_conn_json(gcs_server.url))
 
 
 @pytest.fixture(params=["s3", "gs"])

@@ -103,3 +103,14 @@ def test_zero_policy_never_deletes_newest_verified():
 def test_policy_rejects_negative():
     with pytest.raises(ValueError, match="daily"):
         RetentionPolicy(daily=-1)
+
+
+def test_destination_from_param_then_variable(monkeypatch):
+    from platform_kit.storage import resolve_destination
+
+    monkeypatch.delenv("AIRFLOW_VAR_PK_TEST_URL", raising=False)
+    with pytest.raises(StorageError, match="set the destination Param or the Variable pk_test_url"):
+        resolve_destination("", "pk_test_url")
+    monkeypatch.setenv("AIRFLOW_VAR_PK_TEST_URL", " gs://from-variable/x ")
+    assert resolve_destination(None, "pk_test_url") == "gs://from-variable/x"
+    assert resolve_destination(" s3://from-param/y", "pk_test_url") == "s3://from-param/y"

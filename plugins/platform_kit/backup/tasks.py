@@ -34,21 +34,6 @@ def _one_line_failures() -> Iterator[None]:
         raise AirflowFailException(str(exc)) from None
 
 
-def resolve_destination(param: str | None) -> str:
-    """The destination URL: the Param, else the Variable ``platform_kit_backup_url`` (read at run time)."""
-    if param and param.strip():
-        return param.strip()
-    from airflow.sdk import Variable
-
-    value = Variable.get(BACKUP_URL_VARIABLE, default=None)
-    if not value:
-        raise BackupError(
-            f"no destination: set the destination Param or the Variable {BACKUP_URL_VARIABLE} "
-            "(e.g. s3://bucket/metadb or gs://bucket/metadb)"
-        )
-    return str(value).strip()
-
-
 def _store(params: Mapping[str, Any], url: str):
     from platform_kit.storage import open_store
 
@@ -76,9 +61,10 @@ def preflight_task(params: Mapping[str, Any]) -> dict[str, Any]:
     """Check pg_dump, the database, the bucket and the prefix; return the resolved destination."""
     from platform_kit.backup.engine import preflight
     from platform_kit.backup.source import target_from_connection
+    from platform_kit.storage import resolve_destination
 
     with _one_line_failures():
-        url = resolve_destination(params.get("destination"))
+        url = resolve_destination(params.get("destination"), BACKUP_URL_VARIABLE)
         store, dest = _store(params, url)
         _options(params)  # reject bad option values before anything runs
         facts = preflight(target_from_connection(params["metadb_conn_id"]), store, dest)

@@ -2,7 +2,8 @@
 
 Stable public API (import from ``platform_kit.storage``)::
 
-    store, dest = open_store("s3://bucket/prefix", aws_conn_id="aws_default",
+    url = resolve_destination(params["destination"], "platform_kit_backup_url")  # in a task
+    store, dest = open_store(url, aws_conn_id="aws_default",
                              google_conn_id="google_cloud_default")
     store.check_writable(dest.key())                       # preflight: bucket + write/delete probe
     set_id = new_set_id()                                   # "20260101T020000Z"
@@ -29,7 +30,13 @@ Heavy SDKs (boto3, google-cloud-storage, providers) are imported only when a sto
 from __future__ import annotations
 
 from platform_kit.storage.base import ObjectInfo, ObjectStore, ObjectWriter
-from platform_kit.storage.clients import gcs_client, get_connection, open_store, s3_client
+from platform_kit.storage.clients import (
+    gcs_client,
+    get_connection,
+    open_store,
+    resolve_destination,
+    s3_client,
+)
 from platform_kit.storage.errors import StorageError
 from platform_kit.storage.manifest import (
     MANIFEST_NAME,
@@ -69,6 +76,7 @@ __all__ = [
     "parse_url",
     "plan_retention",
     "read_manifest",
+    "resolve_destination",
     "s3_client",
     "write_manifest",
 ]

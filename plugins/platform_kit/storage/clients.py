@@ -107,6 +107,26 @@ def gcs_client(google_conn_id: str | None = "google_cloud_default") -> Any:
     return GCSHook(gcp_conn_id=google_conn_id).get_conn()
 
 
+def resolve_destination(param: str | None, variable_key: str) -> str:
+    """The destination URL of a run: the Param if set, else the Airflow Variable ``variable_key``.
+
+    Call it inside a task (never at parse time) so the Variable is read when the run starts.
+
+    :raises StorageError: neither is set.
+    """
+    if param and param.strip():
+        return param.strip()
+    from airflow.sdk import Variable
+
+    value = Variable.get(variable_key, default=None)
+    if not value or not str(value).strip():
+        raise StorageError(
+            f"no destination: set the destination Param or the Variable {variable_key} "
+            "(e.g. s3://bucket/prefix or gs://bucket/prefix)"
+        )
+    return str(value).strip()
+
+
 def open_store(
     url: str | StorageURL,
     *,
