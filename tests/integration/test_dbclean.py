@@ -242,6 +242,7 @@ def test_export_and_drop_uploads_verified_csvs_then_drops_the_archive_tables(met
         == 0
     )
     assert len(export["dropped"]) == summary["archive_tables_created"]
+    assert summary["archive_tables_in_db"] == 0
 
     import boto3
 

@@ -473,7 +473,10 @@ def clean_metadb(
         raise CleanupFailed(f"metadata DB cleanup could not run: {result['error']}", summary)
 
     failed = {t: e for t, e in result["tables"].items() if e["status"] == "failed"}
-    if not failed and not result.get("error") and options.archive is ArchiveMode.EXPORT_AND_DROP:
+    problems: list[str] = []
+    # Archives of the tables that did get cleaned are exported even when another table failed: they
+    # are off the database either way, and a re-run then only has the failed table left to do.
+    if options.archive is ArchiveMode.EXPORT_AND_DROP:
         if options.dry_run:
             summary["archive_export"] = "skipped (dry run)"
         else:
@@ -482,28 +485,28 @@ def clean_metadb(
                     driver, options, clean_before=clean_before, output=output
                 )
             except CleanupFailed as exc:
-                exc.summary = summary
-                summary["duration_seconds"] = round(time.monotonic() - started, 1)
-                raise
+                problems.append(str(exc))
             except Exception as exc:
-                summary["duration_seconds"] = round(time.monotonic() - started, 1)
-                raise CleanupFailed(
-                    f"rows were cleaned but exporting the archive tables failed ({_short(exc)}); "
-                    "they are still in the database: fix the destination and re-run with the same tables",
-                    summary,
-                ) from exc
-            sizes = driver.run("sizes")
-            if not sizes.get("error"):
-                summary["db_size_after"] = sizes["db_size"]
+                problems.append(
+                    f"rows were cleaned but exporting the archive tables failed ({_short(exc)}); they are "
+                    "still in the database: fix the destination and re-run with the same tables"
+                )
+            else:
+                sizes = driver.run("sizes")
+                if not sizes.get("error"):
+                    summary["db_size_after"] = sizes["db_size"]
+                    summary["archive_tables_in_db"] = len(sizes["archives_present"])
     summary["duration_seconds"] = round(time.monotonic() - started, 1)
 
     if failed:
         cleaned = sum(1 for e in result["tables"].values() if e["status"] == "ok")
-        raise CleanupFailed(_failure_line(failed, cleaned), summary)
-    if result.get("error"):
+        problems.insert(0, _failure_line(failed, cleaned))
+    elif result.get("error"):
         done = [t for t, e in result["tables"].items() if e["status"] == "ok"]
         where = f" after cleaning {len(done)} table(s)" if done else " before cleaning any table"
-        raise CleanupFailed(f"metadata DB cleanup aborted{where}: {result['error']}", summary)
+        problems.insert(0, f"metadata DB cleanup aborted{where}: {result['error']}")
+    if problems:
+        raise CleanupFailed("; and ".join(problems), summary)
     return summary
 
 
