@@ -164,45 +164,64 @@ def listing(root: Path) -> set[str]:
     return paths
 
 
-def compare(files: int, workdir: Path) -> dict:
-    now = time.time()
-    copy_a, copy_b = workdir / f"a-{files}" / "logs", workdir / f"b-{files}" / "logs"
-    started = time.perf_counter()
-    total = generate(copy_a, files, now)
-    generate(copy_b, files, now)
-    generation = time.perf_counter() - started
-    os.sync()  # both copies on disk before timing: otherwise whoever runs first deletes unflushed blocks
-    print(f"[{files}] generated 2 x {total} files in {generation:.0f}s", flush=True)
+def compare(files: int, workdir: Path, rounds: int = 1) -> dict:
+    """Time find and ours on identical trees; with ``rounds`` > 1 the order alternates and times average.
 
-    dry_a = run_ours(copy_a, dry_run=True)  # warms copy A exactly as the next line warms copy B
-    dry_b = run_ours(copy_b, dry_run=True)
-    load = os.getloadavg()[0]
-    baseline = run_find(copy_a)
-    ours = run_ours(copy_b, dry_run=False)
-    same = listing(copy_a) == listing(copy_b)
+    On a real disk whoever runs second pays for the first one's pending discards and writeback, so disk
+    rows alternate the order (find first, then ours first) with a sync and a pause before each contender.
+    """
+    walls: dict[str, list[float]] = {"find": [], "ours": []}
+    cpus: dict[str, list[float]] = {"find": [], "ours": []}
+    rss = {"find": 0, "ours": 0}
+    pause = 0.0 if rounds == 1 else 10.0
+    for round_index in range(rounds):
+        now = time.time()
+        copy_a = workdir / f"a-{files}-{round_index}" / "logs"
+        copy_b = workdir / f"b-{files}-{round_index}" / "logs"
+        started = time.perf_counter()
+        total = generate(copy_a, files, now)
+        generate(copy_b, files, now)
+        os.sync()  # both copies on disk before timing
+        print(f"[{files}] generated 2 x {total} files in {time.perf_counter() - started:.0f}s", flush=True)
+        if round_index == 0:
+            dry_a = run_ours(copy_a, dry_run=True)  # warms copy A exactly as the next line warms copy B
+            dry_b = run_ours(copy_b, dry_run=True)
+            load = os.getloadavg()[0]
+        order = ["find", "ours"] if round_index % 2 == 0 else ["ours", "find"]
+        for contender in order:
+            os.sync()
+            time.sleep(pause)
+            result = run_find(copy_a) if contender == "find" else run_ours(copy_b, dry_run=False)
+            walls[contender].append(result["wall"])
+            cpus[contender].append(result["cpu"])
+            rss[contender] = max(rss[contender], result["rss"])
+            if contender == "ours":
+                summary = result["summary"]
+        same = listing(copy_a) == listing(copy_b)
+        if not same:
+            raise SystemExit("the trees differ after cleanup: the engine and find did not do the same work")
+        shutil.rmtree(copy_a.parent, ignore_errors=True)
+        shutil.rmtree(copy_b.parent, ignore_errors=True)
     result = {
         "files": total,
-        "find_wall": baseline["wall"],
-        "find_cpu": baseline["cpu"],
-        "find_rss": baseline["rss"],
-        "ours_wall": ours["wall"],
-        "ours_cpu": ours["cpu"],
-        "ours_rss": ours["rss"],
+        "rounds": rounds,
+        "find_wall": sum(walls["find"]) / rounds,
+        "find_cpu": sum(cpus["find"]) / rounds,
+        "find_rss": rss["find"],
+        "ours_wall": sum(walls["ours"]) / rounds,
+        "ours_cpu": sum(cpus["ours"]) / rounds,
+        "ours_rss": rss["ours"],
+        "walls": walls,
         "dry_wall": min(dry_a["wall"], dry_b["wall"]),
         "dry_cpu": min(dry_a["cpu"], dry_b["cpu"]),
         "dry_rss": max(dry_a["rss"], dry_b["rss"]),
-        "deleted": ours["summary"]["files_deleted"],
-        "dirs_removed": ours["summary"]["dirs_removed"],
+        "deleted": summary["files_deleted"],
+        "dirs_removed": summary["dirs_removed"],
         "dry_would_delete": dry_b["summary"]["files_deleted"],
         "identical_result": same,
         "load": load,
-        "where": str(workdir),
     }
     print(f"[{files}] {json.dumps(result)}", flush=True)
-    if not same:
-        raise SystemExit("the two trees differ after cleanup: the engine and find did not do the same work")
-    shutil.rmtree(copy_a.parent, ignore_errors=True)
-    shutil.rmtree(copy_b.parent, ignore_errors=True)
     return result
 
 
@@ -229,13 +248,20 @@ def render(results: list[dict], command: str) -> str:
     ]
     for r in results:
         lines.append(
-            f"| {r['files']:,} | {r['where']} | {r['find_wall']:.2f} s | {r['ours_wall']:.2f} s | "
+            f"| {r['files']:,} | {r['where']}{_rounds(r)} "
+            f"| {r['find_wall']:.2f} s | {r['ours_wall']:.2f} s | "
             f"{r['ours_wall'] / r['find_wall']:.2f}x | {r['find_cpu']:.2f} s | {r['ours_cpu']:.2f} s | "
             f"{r['dry_wall']:.2f} s | {r['find_rss'] / mib:.1f} MiB | {r['ours_rss'] / mib:.1f} MiB | "
             f"{r['dry_rss'] / mib:.1f} MiB | {r['deleted']:,} | {r['dirs_removed']:,} | {r['load']:.1f} |"
         )
     lines += ["", *_verdict(results), ""]
     return "\n".join(lines)
+
+
+def _rounds(result: dict) -> str:
+    if result["rounds"] == 1:
+        return ""
+    return f", mean of {result['rounds']} rounds, order alternated"
 
 
 def _verdict(results: list[dict]) -> list[str]:
@@ -313,16 +339,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--disk-dir", default=tempfile.gettempdir(), help="a disk-backed folder (default: temp dir)"
     )
+    parser.add_argument(
+        "--disk-rounds", type=int, default=2, help="disk rows: rounds with alternating order (default 2)"
+    )
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     args = parser.parse_args(argv)
-    plan = [(n, args.dir) for n in (args.small, args.files) if n] + [(args.disk_files, args.disk_dir)] * bool(
-        args.disk_files
-    )
+    plan = [(n, args.dir, 1) for n in (args.small, args.files) if n]
+    if args.disk_files:
+        plan.append((args.disk_files, args.disk_dir, args.disk_rounds))
     results = []
-    for files, where in plan:
+    for files, where, rounds in plan:
         workdir = Path(tempfile.mkdtemp(prefix="bench-log-cleanup-", dir=where))
         try:
-            result = compare(files, workdir)
+            result = compare(files, workdir, rounds=rounds)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         result["where"] = _filesystem(where or tempfile.gettempdir())

@@ -321,12 +321,8 @@ class _Walker:
                         if delete:
                             try:
                                 unlink(name, dir_fd=fd)
-                            except FileNotFoundError:
-                                report.vanished += 1
-                                continue
                             except OSError as exc:
-                                report.add_error(f"cannot delete {frame.path}/{name!r}: {exc.strerror}")
-                                kept += 1
+                                kept += self._unlink_failed(frame, name, exc)
                                 continue
                         deleted += 1
                         freed += info.st_size
@@ -397,6 +393,14 @@ class _Walker:
         frame.protected = ident in self.protected
         return frame
 
+    def _unlink_failed(self, frame: _Frame, name: str, exc: OSError) -> int:
+        """Record a failed unlink; returns 1 when the file is still there (the folder is not empty)."""
+        if isinstance(exc, FileNotFoundError):
+            self.report.vanished += 1
+            return 0
+        self.report.add_error(f"cannot delete {frame.path}/{name!r}: {exc.strerror}")
+        return 1
+
     def _finish(
         self,
         frame: _Frame,
@@ -420,12 +424,8 @@ class _Walker:
                 if delete:
                     try:
                         os.unlink(name, dir_fd=frame.fd)
-                    except FileNotFoundError:
-                        report.vanished += 1
-                        continue
                     except OSError as exc:
-                        report.add_error(f"cannot delete {frame.path}/{name!r}: {exc.strerror}")
-                        frame.remaining += 1
+                        frame.remaining += self._unlink_failed(frame, name, exc)
                         continue
                 deleted += 1
                 freed += size
