@@ -136,7 +136,8 @@ class Alert:
     def headline(self) -> str:
         """One unescaped line: ``🔴 Failed: dag.task`` / ``🟠 Retrying (try 1 of 3): dag.task``."""
         emoji, verb = _TITLES[self.kind]
-        if self.kind in ("summary", "test"):
+        if self.kind in ("summary", "test") or (self.title and not self.dag_id):
+            # Alerts about no DAG (health monitor, maintenance summaries) carry their own headline.
             return f"{emoji} {self.title or verb}"
         if self.is_dag_level:
             verb = f"DAG run {verb.lower()}"

@@ -102,8 +102,8 @@ def notify_slack(conn_id: str, api_url: str) -> Callable[[Transition], bool]:
         name = transition.component.replace("_", "-")
         title = f"Airflow {name} recovered" if transition.healthy else f"Airflow {name} is UNHEALTHY"
         facts = (("Component", name), ("Now", transition.detail), ("Airflow", api_url))
-        # A "summary" alert carries its own title, which states the transition.
-        return send_alert(Alert(kind="summary", title=title, facts=facts), target).ok
+        alert = Alert(kind="recovery" if transition.healthy else "failure", title=title, facts=facts)
+        return send_alert(alert, target).ok
 
     return send
 
