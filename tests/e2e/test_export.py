@@ -95,7 +95,7 @@ def exported(twin, seeded: Content, tmp_path_factory):
     assert run["state"] == "success", _all_logs(twin, run_id)[-3000:]
     summary = twin.xcom(DAG_ID, run_id, "export")
     keys = sorted(_objects(twin, prefix))
-    assert len(keys) == 2 and keys[1].endswith("/manifest.json"), keys
+    assert len(keys) == 2 and keys[0].endswith("/manifest.json") and keys[1].endswith(".pkexp"), keys
 
     out = tmp_path_factory.mktemp("export") / "restore"
     with pytest.MonkeyPatch.context() as env:

@@ -120,6 +120,7 @@ def run_export(
         "manifest": urls["manifest"],
         "retention": retention,
         "collect_seconds": round(collected - started, 2),
+        **content.timings,
         "total_seconds": round(time.monotonic() - started, 2),
     }
     if content.skipped:

@@ -55,12 +55,14 @@ class ExportContent:
     :param skipped: keys or ids listed by Airflow but gone (or valueless) when read; reported, not fatal.
     :param shadowed: keys or ids also defined as ``AIRFLOW_VAR_*``/``AIRFLOW_CONN_*`` env vars; their
         metadata-DB value was exported, not the env value.
+    :param timings: seconds per collection phase, for the summary.
     """
 
     variables: dict[str, Any] = field(default_factory=dict)
     connections: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     shadowed: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def variable_entry(value: str, description: str | None) -> Any:
