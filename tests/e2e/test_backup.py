@@ -71,12 +71,22 @@ def test_dag_backs_up_to_s3_verifies_with_a_full_restore_test_and_emits_the_asse
     assert "Metadata DB backup" in log and summary["sha256"] in log
 
 
-def test_dag_backs_up_to_gcs(twin):
-    run_id, run = _run(twin, {"destination": "gs://platform-kit-backups/metadb", "keep_daily": 3})
+def test_dag_backs_up_to_gcs_and_posts_the_summary_to_slack(twin):
+    twin.clear_receiver()
+    run_id, run = _run(
+        twin,
+        {
+            "destination": "gs://platform-kit-backups/metadb",
+            "keep_daily": 3,
+            "slack_conn_id": "slack_default",
+        },
+    )
     assert run["state"] == "success", _states(twin, run_id)
     summary = twin.xcom(DAG_ID, run_id, "retention")
     assert summary["backup"].startswith("gs://platform-kit-backups/metadb/")
     assert summary["verified"]["sha256"] is True
+    posted = json.dumps([m["body"] for m in twin.receiver_messages()])
+    assert "Metadata DB backup" in posted and summary["backup"] in posted and "fernet_key" in posted
 
 
 def test_restored_s3_backup_passes_check_migrations(twin, s3_run):

@@ -101,3 +101,38 @@ def test_missing_bucket_and_wrong_conn_type(aws_conn, moto_server, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({"conn_type": "postgres", "host": "h"}))
     with pytest.raises(StorageError, match="expected 'aws'"):
         open_store("s3://bucket-x/y")
+
+
+def test_retention_deletes_exactly_the_plan_and_never_unverified_sets(s3_bucket, aws_conn):
+    from datetime import UTC, datetime, timedelta
+
+    from platform_kit.storage import RetentionPolicy, apply_retention, new_set_id
+
+    store, dest = open_store(f"s3://{s3_bucket}/metadb")
+    start = datetime(2026, 1, 1, 2, tzinfo=UTC)
+
+    def make(day: int, *, verified: bool = True, manifest: bool = True) -> str:
+        set_id = new_set_id(start + timedelta(days=day))
+        set_url = dest.child(set_id)
+        info = store.put_bytes(set_url.key("metadb.dump"), b"PGDMP" + bytes(day))
+        if manifest:
+            body = build_manifest("test", set_id, [info], verification={"ok": verified})
+            write_manifest(store, set_url, body)
+        return set_id
+
+    verified = [make(day) for day in range(0, 40, 2)]  # 20 verified sets, every other day
+    unverified = make(41, verified=False)
+    incomplete = make(42, manifest=False)
+    before = sorted(o.key for o in store.list())
+    policy = RetentionPolicy(daily=3, weekly=1, monthly=2)
+
+    dry = apply_retention(store, dest, policy, dry_run=True)
+    assert sorted(o.key for o in store.list()) == before  # a dry run deletes nothing
+    assert set(dry["ignored"]) == {unverified, incomplete}
+
+    done = apply_retention(store, dest, policy, dry_run=False)
+    assert done["deleted"] == dry["would_delete"] and len(done["deleted"]) == 20 - len(done["kept"])
+    remaining = {s.set_id for s in list_sets(store, dest)}
+    assert remaining == set(done["kept"]) | {unverified, incomplete}
+    assert verified[-1] in remaining  # newest verified
+    assert done["objects_deleted"] == 2 * len(done["deleted"])  # dump + manifest of each
