@@ -32,10 +32,11 @@ sha256, key fingerprint) and pruned with the same retention as the metadata-DB b
 - `dry_run`: collect and encrypt, report sizes and what retention would delete; upload and delete nothing.
 
 **Watch for**: entries defined only as env vars (`AIRFLOW_VAR_*`, `AIRFLOW_CONN_*`) or in a secrets
-backend are not exported (they are not in the DB); for DB entries an env var shadows, the stored value
-is exported and the summary lists them. An entry that exists but cannot be read fails the run.
-Keep the key somewhere that survives the deployment: an export
-you cannot decrypt is worthless. No value ever appears in the log or XCom, only counts and hashes.
+backend are not exported (they are not in the DB); a stored entry that an env var shadows is exported
+with the override's value (Airflow resolves env first, server side too) and listed in the summary.
+An entry that exists but cannot be read fails the run. Keep the key somewhere that survives the
+deployment: an export you cannot decrypt is worthless. No value ever appears in the log or XCom,
+only counts and hashes.
 """
 
 with DAG(

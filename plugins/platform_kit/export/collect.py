@@ -36,8 +36,10 @@ MAX_LISTED = 20  # how many skipped/shadowed names a summary lists before it onl
 def env_shadowed(kind: str, name: str) -> bool:
     """Whether an ``AIRFLOW_VAR_*`` / ``AIRFLOW_CONN_*`` env var hides the metadata-DB entry ``name``.
 
-    ``Variable.get``/``Connection.get`` check env vars before the metadata DB, so at run time tasks see the
-    env value; the export still carries the stored one, and the summary names these entries.
+    Airflow resolves every read through env vars and secrets backends before the metadata DB, the
+    execution API on the server included, so for such an entry the export carries the override (when the
+    API server has the same env, as in compose), not the stored row. The summary names these entries;
+    ``cli`` mode exports stored rows exactly.
     """
     prefix = "AIRFLOW_VAR_" if kind == "variable" else "AIRFLOW_CONN_"
     return f"{prefix}{name.upper()}" in os.environ

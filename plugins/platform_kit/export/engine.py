@@ -126,7 +126,7 @@ def run_export(
     if content.skipped:
         summary["skipped_gone_or_null"] = summarise_names(content.skipped)
     if content.shadowed:
-        summary["env_shadowed_exported_from_db"] = summarise_names(content.shadowed)
+        summary["shadowed_by_env_var"] = summarise_names(content.shadowed)
     return summary
 
 

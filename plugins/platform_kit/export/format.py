@@ -53,8 +53,8 @@ class ExportContent:
     :param variables: key -> import entry (see :func:`variable_entry`).
     :param connections: conn id -> import entry (see :func:`connection_entry`).
     :param skipped: keys or ids listed by Airflow but gone (or valueless) when read; reported, not fatal.
-    :param shadowed: keys or ids also defined as ``AIRFLOW_VAR_*``/``AIRFLOW_CONN_*`` env vars; their
-        metadata-DB value was exported, not the env value.
+    :param shadowed: keys or ids also defined as ``AIRFLOW_VAR_*``/``AIRFLOW_CONN_*`` env vars in the
+        worker; Airflow's lookups (server side too) prefer the env value, so that may be what was exported.
     :param timings: seconds per collection phase, for the summary.
     """
 

@@ -28,8 +28,8 @@ def collect_with_sdk(api_conn_id: str) -> ExportContent:
     ``Variable.get()`` and ``Connection.get()`` end in on a worker, called directly because the export
     needs what the DB stores, nothing else:
 
-    * ``Variable.get``/``Connection.get`` first look at env vars and secrets backends, so an
-      ``AIRFLOW_VAR_X`` would be exported instead of the stored ``X``;
+    * ``Variable.get``/``Connection.get`` first look at the worker's env vars and secrets backends (the
+      server side of the execution API then does the same with its own; see ``collect.env_shadowed``);
     * ``Connection.get`` (and ``Variable.get`` for sensitive names) registers each value with the secrets
       masker, which recompiles one regex over all known secrets per call, in the task and again in its
       supervisor: quadratic, measured at ~53 s for 300 connections and minutes for 1,000. The export never
