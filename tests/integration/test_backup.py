@@ -178,7 +178,7 @@ def test_backup_verify_restore_round_trip(
 
 
 def test_restore_refuses_damaged_object_before_touching_target(
-    connections, s3_bucket, airflow_db, pg_database
+    connections, s3_bucket, airflow_db, pg_database, capsys
 ):
     store, dest = open_store(f"s3://{s3_bucket}/metadb")
     manifest = create_backup(target_from_dsn(airflow_db), store, dest)
@@ -186,8 +186,13 @@ def test_restore_refuses_damaged_object_before_touching_target(
     body = bytearray(store.get_bytes(manifest["dump_key"]))
     body[-100] ^= 0xFF
     store.client.put_object(Bucket=s3_bucket, Key=manifest["dump_key"], Body=bytes(body))
-    assert main(["backup", "restore", str(dest), "--target-dsn", pg_database]) == 2
+    set_url = str(dest.child(manifest["set_id"]))
+    assert main(["backup", "restore", set_url, "--target-dsn", pg_database]) == 2
+    assert "does not match its manifest" in capsys.readouterr().err
     assert table_counts(target_from_dsn(pg_database)) == {}
+    # Given only the prefix, restore looks for a verified backup and there is none.
+    assert main(["backup", "restore", str(dest), "--target-dsn", pg_database]) == 2
+    assert "no verified backup under" in capsys.readouterr().err
     with pytest.raises(BackupError, match="does not match its manifest"):
         verify_backup(store, dest.child(manifest["set_id"]))
     assert read_manifest(store, dest.child(manifest["set_id"]))["verification"]["ok"] is False

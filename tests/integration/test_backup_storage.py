@@ -136,3 +136,20 @@ def test_retention_deletes_exactly_the_plan_and_never_unverified_sets(s3_bucket,
     assert remaining == set(done["kept"]) | {unverified, incomplete}
     assert verified[-1] in remaining  # newest verified
     assert done["objects_deleted"] == 2 * len(done["deleted"])  # dump + manifest of each
+
+
+def test_checksum_calculation_option_for_s3_compatible_stores(s3_bucket, moto_server, monkeypatch):
+    # From the connection extra (how an operator configures MinIO & co) and from the argument.
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_DEFAULT",
+        aws_conn_json(moto_server.url, request_checksum_calculation="when_required"),
+    )
+    store, dest = open_store(f"s3://{s3_bucket}/x")
+    assert store.client.meta.config.request_checksum_calculation == "when_required"
+    assert store.client.meta.config.response_checksum_validation == "when_required"
+    payload = os.urandom(9 * MiB)  # multipart: two parts
+    info = store.upload_stream(dest.key("obj"), io.BytesIO(payload), expected_size=len(payload))
+    assert store.get_bytes(info.key) == payload  # no aws-chunked framing written into the object
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", aws_conn_json(moto_server.url))
+    store, _ = open_store(f"s3://{s3_bucket}/x", request_checksum_calculation="when_required")
+    assert store.client.meta.config.request_checksum_calculation == "when_required"

@@ -276,7 +276,8 @@ def restore_backup(
     dropped and recreated). Checks the SHA-256 before touching the target, restores in one transaction
     with exit-on-error (a failure leaves the target unchanged), then compares row counts.
     """
-    set_url, manifest = resolve_set(store, url)
+    # A prefix means its newest *verified* backup: never restore an unchecked one by accident.
+    set_url, manifest = resolve_set(store, url, verified_only=True)
     with target.connect() as conn, conn.cursor() as cur:
         cur.execute(f"SELECT count(*) FROM ({TABLES_SQL}) t")
         (existing,) = cur.fetchone()
