@@ -32,8 +32,6 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "## Log cleanup"
 RETENTION_DAYS = 30
 DAY = 86_400
@@ -295,22 +293,6 @@ def _verdict(results: list[dict]) -> list[str]:
     return lines
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) only the "## Log cleanup" section of docs/benchmarks.md."""
-    current = (
-        DOCS.read_text()
-        if DOCS.exists()
-        else "# Benchmarks\n\nEach section is written by its `bench/` command.\n\n"
-    )
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        DOCS.write_text(current.rstrip("\n") + "\n\n" + text)
-        return
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    DOCS.write_text("".join(lines[:start]) + text + ("\n" if end < len(lines) else "") + "".join(lines[end:]))
-
-
 def _filesystem(path: str) -> str:
     found = subprocess.run(
         ["findmnt", "-n", "-o", "FSTYPE,OPTIONS", "-T", path], capture_output=True, text=True
@@ -362,7 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     text = render(results, command.strip())
     print(text)
     if not args.no_docs:
-        write_section(text)
+        from benchdocs import write_section
+
+        write_section(SECTION, text)
     return 0
 
 
