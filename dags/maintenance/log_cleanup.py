@@ -33,7 +33,7 @@ Both folders are read from the worker's configuration when the task runs. Trigge
   write only to the trigger log).
 - `dry_run`: delete nothing; the summary reports exactly what a real run would delete.
 - `fail_on_errors`: fail the task (after reporting) when some files could not be deleted.
-- `notify_conn_id`: Slack connection to post the summary to; empty = no message.
+- `slack_conn_id`: Slack connection to post the summary to; empty = no message.
 
 **Summary** (task log and XCom `return_value`): files and bytes deleted, folders removed, files kept
 and skipped, errors with samples, top DAGs by bytes freed, size-cap usage, duration, host.
@@ -117,7 +117,7 @@ with DAG(
         "fail_on_errors": Param(
             True, type="boolean", description="Fail the task (after reporting) if some files could not go."
         ),
-        "notify_conn_id": Param(
+        "slack_conn_id": Param(
             "", type="string", description="Slack connection for the run summary; empty = no message."
         ),
     },

@@ -6,6 +6,7 @@ itself; the DAG reads that folder from the worker's configuration at run time.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -78,12 +79,15 @@ def test_the_dag_deletes_old_logs_keeps_fresh_ones_and_reports(twin):
     }
     planted_bytes = sum(p.stat().st_size for p in old)
 
-    _, dry = run(twin, {**conf, "dry_run": True})
+    twin.clear_receiver()
+    _, dry = run(twin, {**conf, "dry_run": True, "slack_conn_id": "slack_default"})
 
     assert dry["dry_run"] is True
     assert all(p.exists() for p in old + kept)
     assert dry["files_deleted"] == len(old)
     assert dry["bytes_deleted"] == planted_bytes
+    posted = json.dumps([m["body"] for m in twin.receiver_messages()])
+    assert "Log cleanup (dry run)" in posted and "e2e_lc_etl" in posted
 
     _, summary = run(twin, conf)
 

@@ -76,7 +76,7 @@ def clean_logs_task(params: Mapping[str, Any], queue: str | None = None) -> dict
     except (PolicyError, UnsafeRootError, LockBusyError) as exc:
         raise LogCleanupError(str(exc)) from None
     summary = {"host": socket.gethostname(), **({"queue": queue} if queue else {}), **result.as_dict()}
-    summary = report(result.title(), summary, slack_conn_id=params.get("notify_conn_id") or None, logger=log)
+    summary = report(result.title(), summary, slack_conn_id=params.get("slack_conn_id") or None, logger=log)
     log.info("%s", result.outcome_line())
     if result.errors and params.get("fail_on_errors", True):
         from airflow.sdk import get_current_context
