@@ -257,6 +257,23 @@ def test_export_and_drop_uploads_verified_csvs_then_drops_the_archive_tables(met
     assert any(k.endswith("manifest.json") for k in keys)
 
 
+def test_unusable_archive_destination_refuses_before_deleting_anything(metadb, s3_bucket, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_DEFAULT",
+        json.dumps({"conn_type": "aws", "extra": {"endpoint_url": os.environ["AWS_ENDPOINT_URL"]}}),
+    )
+    before = _counts(metadb)
+    options = _options(archive=ArchiveMode.EXPORT_AND_DROP, export_url="s3://no-such-bucket-here/archives")
+
+    with pytest.raises(CleanupFailed) as excinfo:
+        clean_metadb(options, url=url_from_dsn(metadb), output=lambda _: None)
+
+    message = str(excinfo.value)
+    assert message.startswith("archive destination s3://no-such-bucket-here/archives is not usable")
+    assert "nothing was deleted" in message and "\n" not in message
+    assert _counts(metadb) == before
+
+
 def test_locked_table_fails_the_run_naming_the_table_and_cause(pg, metadb):
     """A real lock held on ``log`` plus a lock_timeout: core would exit 0 on this; we must not."""
     database = metadb.rsplit("/", 1)[1]

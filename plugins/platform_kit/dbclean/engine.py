@@ -451,10 +451,18 @@ def clean_metadb(
         from platform_kit.storage import open_store
 
         # Refuse before deleting anything if the archives would have nowhere to go.
-        store, dest = open_store(
-            options.export_url or "", aws_conn_id=options.aws_conn_id, google_conn_id=options.google_conn_id
-        )
-        store.check_writable(dest.key())
+        try:
+            store, dest = open_store(
+                options.export_url or "",
+                aws_conn_id=options.aws_conn_id,
+                google_conn_id=options.google_conn_id,
+            )
+            store.check_writable(dest.key())
+        except Exception as exc:
+            raise CleanupFailed(
+                f"archive destination {options.export_url} is not usable ({_short(exc)}); nothing was "
+                "deleted: fix the destination/connection or choose archive mode keep or skip"
+            ) from exc
 
     result = driver.run(
         "clean",
