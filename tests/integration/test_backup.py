@@ -411,3 +411,18 @@ def test_bad_input_is_one_line_and_writes_nothing(
     assert len(errors) == 1 and message in errors[0]  # one line saying what and what to do
     store, _ = open_store("s3://b-b-b/x")
     assert list(store.list()) == []
+
+
+def test_failed_manifest_write_removes_the_dump(connections, s3_bucket, bulky_db, monkeypatch):
+    """Fault injected in-process (the manifest write raises, as if the store refused it at the last
+    step): the committed dump must not linger without its manifest."""
+    import platform_kit.backup.engine as engine
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("AccessDenied on manifest.json")
+
+    monkeypatch.setattr(engine, "write_manifest", refuse)
+    store, dest = open_store(f"s3://{s3_bucket}/metadb")
+    with pytest.raises(BackupError, match=r"could not write the manifest .* the dump was removed"):
+        create_backup(target_from_dsn(bulky_db), store, dest)
+    assert list(store.list()) == []

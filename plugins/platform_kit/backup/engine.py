@@ -7,6 +7,7 @@ The restore test can therefore demand exact equality for every table.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import logging
@@ -251,7 +252,8 @@ def create_backup(
             info = store.upload_stream(dump_key, stream, expected_size=facts["database_size"])
         except BaseException as exc:
             stream.kill()
-            snap_conn.cancel_safe()  # stop counting rows for a dump that will not exist
+            with contextlib.suppress(Exception):
+                snap_conn.cancel_safe()  # stop counting rows for a dump that will not exist
             counter.wait()
             if isinstance(exc, BackupError | KeyboardInterrupt):
                 raise
@@ -261,8 +263,12 @@ def create_backup(
             ) from exc
         finally:
             stream.kill()
-        counter.join()
-        snap_conn.rollback()
+        try:
+            counter.join()
+            snap_conn.rollback()
+        except Exception:
+            _discard(store, dump_key)
+            raise
         dump_seconds = time.monotonic() - t0
 
     ended = datetime.now(UTC)
@@ -292,9 +298,24 @@ def create_backup(
         "compare its SHA-256 with fernet_key.fingerprints.",
         verification=None,
     )
-    write_manifest(store, set_url, manifest)
+    try:
+        write_manifest(store, set_url, manifest)
+    except Exception as exc:
+        _discard(store, dump_key)
+        raise BackupError(
+            f"could not write the manifest of {set_url} ({one_line(exc)}); the dump was removed - "
+            "check write access and rerun"
+        ) from exc
     log.info("backup %s committed: %s bytes, sha256 %s", set_id, info.size, info.sha256)
     return manifest
+
+
+def _discard(store: ObjectStore, key: str) -> None:
+    """Remove a dump that will never get a manifest (without one it is ignored anyway; this saves space)."""
+    try:
+        store.delete(key)
+    except Exception as exc:
+        log.warning("could not remove the orphaned dump %s (%s); it has no manifest and is ignored", key, exc)
 
 
 def main_table_counts(manifest: dict[str, Any]) -> dict[str, int]:
