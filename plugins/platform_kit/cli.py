@@ -55,4 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the imported module so that CommandError is the class the subcommands raise.
+    from platform_kit.cli import main as imported_main
+
+    sys.exit(imported_main())

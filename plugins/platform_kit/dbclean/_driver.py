@@ -309,7 +309,12 @@ def main(argv: list[str]) -> int:
         result = ACTIONS[request["action"]](request)
         code = 0
     except Exception as exc:
-        traceback.print_exc()
+        from sqlalchemy.exc import OperationalError
+
+        # An unreachable DB or a refused login is an expected failure: the parent's one line says it
+        # all. Anything else is a bug worth its traceback.
+        if not isinstance(exc, OperationalError):
+            traceback.print_exc()
         result = {"error": _one_line(exc), "fatal": True}
         code = 1
     with open(result_path, "w") as handle:

@@ -478,7 +478,11 @@ def clean_metadb(
 
     if result.get("fatal") and "tables" not in result:
         summary["duration_seconds"] = round(time.monotonic() - started, 1)
-        raise CleanupFailed(f"metadata DB cleanup could not run: {result['error']}", summary)
+        raise CleanupFailed(
+            f"metadata DB cleanup could not run: {result['error']}. Check that the metadata-DB connection "
+            "(host, port, database, login, password) reaches the Airflow database.",
+            summary,
+        )
 
     failed = {t: e for t, e in result["tables"].items() if e["status"] == "failed"}
     problems: list[str] = []
