@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -121,3 +122,25 @@ def test_bad_params_fail_the_run_in_one_line_and_delete_nothing(twin):
     assert dag_run["state"] == "failed"
     assert victim.exists()
     assert "retention must be longer than zero" in twin.task_log(DAG_ID, run_id, "clean_logs")
+
+
+def test_undeletable_files_fail_the_run_after_reporting_unless_told_otherwise(twin):
+    logs = Path(twin.log_folder)
+    stuck = plant(logs, "dag_id=e2e_lc_stuck/run_id=r/task_id=t/attempt=1.log", 90 * DAY)
+    gone = plant(logs, "dag_id=e2e_lc_stuck/run_id=r2/task_id=t/attempt=1.log", 90 * DAY)
+    made = subprocess.run(["chattr", "+i", str(stuck)], capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot make a file undeletable here: {made.stderr.strip()}")
+    try:
+        run_id = twin.trigger(DAG_ID, conf={})
+        dag_run = twin.wait_for_run(DAG_ID, run_id, timeout=300)
+        assert dag_run["state"] == "failed"
+        summary = twin.xcom(DAG_ID, run_id, "clean_logs", key="summary")
+        assert summary["errors"] == 1 and "Operation not permitted" in summary["error_samples"][0]
+        assert stuck.exists() and not gone.exists()
+        assert "log cleanup finished with 1 errors" in twin.task_log(DAG_ID, run_id, "clean_logs")
+
+        _, tolerated = run(twin, {"fail_on_errors": False})
+        assert tolerated["errors"] == 1
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=False)

@@ -335,3 +335,41 @@ def test_fresh_files_and_fresh_empty_folders_are_kept_whatever_the_policy(tmp_pa
 
     assert report.files_deleted == 0 and report.skipped_recent == 1
     assert (root / "dag_id=a/run_id=just-created/task_id=t").is_dir()
+
+
+@pytest.fixture
+def immutable(tmp_path):
+    """Old logs not even root can delete (``chattr +i``); skipped where the attribute is unsupported."""
+    made: list[Path] = []
+
+    def make(root: Path, relative: str) -> Path:
+        path = plant(root, relative, OLD)
+        result = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot make a file immutable here ({result.stderr.strip()}); needs ext4 and root")
+        made.append(path)
+        return path
+
+    yield make
+    for path in made:
+        subprocess.run(["chattr", "-i", str(path)], check=False)
+
+
+def test_a_file_that_cannot_be_deleted_is_reported_and_the_rest_goes(tmp_path, immutable):
+    root = tmp_path / "logs"
+    stuck = immutable(root, "dag_id=a/run_id=r1/task_id=t/other.log")  # deleted in the walk
+    immutable(root, "dag_id=a/run_id=r1/task_id=t/attempt=3.log")  # deleted after the folder's trigger check
+    plant(root, "dag_id=a/run_id=r2/task_id=t/attempt=1.log", OLD)
+    plant(root, "dag_id=a/run_id=r1/task_id=t/attempt=1.log", OLD)
+    age_dirs(root, OLD)
+
+    report = clean_logs(str(root), POLICY, now=NOW)
+
+    assert report.errors == 2
+    assert all("cannot delete" in e and "Operation not permitted" in e for e in report.error_samples)
+    assert files(root) == {
+        "dag_id=a/run_id=r1/task_id=t/other.log",
+        "dag_id=a/run_id=r1/task_id=t/attempt=3.log",
+    }
+    assert stuck.exists() and not (root / "dag_id=a/run_id=r2").exists()
+    assert report.files_deleted == 2
