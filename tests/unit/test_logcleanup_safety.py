@@ -373,3 +373,51 @@ def test_a_file_that_cannot_be_deleted_is_reported_and_the_rest_goes(tmp_path, i
     }
     assert stuck.exists() and not (root / "dag_id=a/run_id=r2").exists()
     assert report.files_deleted == 2
+
+
+@pytest.fixture
+def mount(tmp_path):
+    """Mount something inside a test tree (needs root and CAP_SYS_ADMIN; skipped otherwise)."""
+    mounted: list[Path] = []
+
+    def do(*args: str, target: Path) -> None:
+        target.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(["mount", *args, str(target)], capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount here ({result.stderr.strip()})")
+        mounted.append(target)
+
+    yield do
+    for target in reversed(mounted):
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+def test_filesystems_and_bind_mounts_inside_the_root_are_not_entered(world, mount):
+    root, outside = world
+    # A bind mount of an outside folder keeps its device number; a tmpfs has its own.
+    mount("--bind", str(outside), target=root / "dag_id=bound")
+    mount("-t", "tmpfs", "none", target=root / "dag_id=tmpfs")
+    plant(root, "dag_id=tmpfs/run_id=r/task_id=t/attempt=1.log", OLD)
+    age_dirs(root / "dag_id=etl", OLD)
+    outside_before = snapshot(outside)
+
+    report = clean_logs(str(root), POLICY, now=NOW)
+
+    assert snapshot(outside) == outside_before
+    assert (root / "dag_id=tmpfs/run_id=r/task_id=t/attempt=1.log").exists()
+    assert report.skipped_mounts == 2
+    assert report.files_deleted == 1 and report.errors == 0
+
+
+def test_a_dag_processor_folder_mounted_inside_the_base_is_cleaned_as_its_own_root(tmp_path, mount):
+    base = tmp_path / "logs"
+    plant(base, f"{TASK}/attempt=1.log", OLD)
+    mount("-t", "tmpfs", "none", target=base / "dag_processor")
+    plant(base, "dag_processor/2026-01-01/dags-folder/a.py.log", 5 * DAY)
+    policy = RetentionPolicy(retention_days=30, dag_processor_retention_days=2)
+
+    report = clean_logs(str(base), policy, dag_processor_folder=str(base / "dag_processor"), now=NOW)
+
+    assert report.roots == [str(base), str(base / "dag_processor")]
+    assert report.files_deleted == 2 and report.skipped_mounts == 1
+    assert not (base / "dag_processor/2026-01-01/dags-folder/a.py.log").exists()

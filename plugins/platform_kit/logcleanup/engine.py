@@ -4,8 +4,9 @@ How it stays safe:
 
 * Every directory is opened relative to its parent's file descriptor with ``O_NOFOLLOW``, and files are
   stat'ed and unlinked relative to that descriptor. Symlinks are never followed (not even if a directory
-  is swapped for a link mid-run), so nothing outside the root can be reached; other filesystems mounted
-  inside the root are skipped.
+  is swapped for a link mid-run), so nothing outside the root can be reached. Other filesystems and bind
+  mounts inside the root are not entered (a bind mount keeps the device number, so mount points come
+  from ``/proc/self/mountinfo``).
 * Only regular files named ``*.log`` are deleted (this covers ``attempt=N.log.trigger.<id>.log``).
   Symlinks are never deleted, so ``dag_processor/latest`` survives, and the directory it points at is
   never removed, so it cannot dangle because of us.
@@ -133,6 +134,28 @@ def _is_within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+def _mount_points_under(roots: list[str]) -> set[str]:
+    """Mount points strictly below any of ``roots`` (from ``/proc/self/mountinfo``; empty elsewhere).
+
+    Bind mounts keep the device number, so comparing ``st_dev`` alone would walk into a bind mount of,
+    say, ``/home`` placed inside the log folder.
+    """
+    found: set[str] = set()
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as mountinfo:
+            for line in mountinfo:
+                fields = line.split(" ")
+                if len(fields) < 5:
+                    continue
+                # Spaces, tabs, newlines and backslashes in mount points are octal-escaped.
+                point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+                if any(point != root and _is_within(point, root) for root in roots):
+                    found.add(point)
+    except OSError:
+        pass
+    return found
+
+
 def _layout_kind(real: str) -> str | None:
     """``"base"``, ``"dag_processor"``, ``"empty"`` or ``None`` when nothing looks like Airflow logs."""
     seen_any = False
@@ -197,6 +220,7 @@ class _Walker:
         self.floor_cutoff = now - policy.size_floor_seconds
         self.protected: set[tuple[int, int]] = set()
         self.dag_processor_inodes: set[tuple[int, int]] = set()
+        self.mount_inodes: set[tuple[int, int]] = set()
         self._dag_ctx: dict[tuple[str, bool], _Ctx] = {}
         self.default_ctx = self._ctx(OTHER_KEY, policy.retention_seconds)
         self.dag_processor_ctx = self._ctx(DAG_PROCESSOR_KEY, policy.dag_processor_retention_seconds)
@@ -375,12 +399,12 @@ class _Walker:
             return None
         try:
             info = os.fstat(fd)
-            if info.st_dev != root_dev:
+            ident = (info.st_dev, info.st_ino)
+            if info.st_dev != root_dev or ident in self.mount_inodes:
                 report.skipped_mounts += 1
                 parent.remaining += 1
                 os.close(fd)
                 return None
-            ident = (info.st_dev, info.st_ino)
             frame = _Frame(
                 fd, self._child_ctx(parent, name, ident), f"{parent.path}/{name}", name, parent.depth + 1
             )
@@ -519,10 +543,10 @@ def clean_logs(
         processor = os.path.realpath(dag_processor_folder)
         if os.path.isdir(processor):  # noqa: PTH112 - it may not exist yet on a fresh install
             latest_dirs.append(processor)
-            if _is_within(processor, base):
+            if _is_within(processor, base) and processor not in _mount_points_under([base]):
                 info = os.stat(processor)  # noqa: PTH116
                 walker.dag_processor_inodes.add((info.st_dev, info.st_ino))
-            elif _is_within(base, processor):
+            elif processor != base and _is_within(base, processor):
                 raise UnsafeRootError(
                     f"the dag-processor log folder {processor} contains the base log folder {base}; "
                     "point them at separate folders"
@@ -533,6 +557,10 @@ def clean_logs(
                 report.roots.append(processor)
     for real_root, _ in roots:
         walker.protect_latest_links(real_root, [d for d in latest_dirs if _is_within(d, real_root)])
+    for point in _mount_points_under([real_root for real_root, _ in roots]):
+        with contextlib.suppress(OSError):
+            info = os.stat(point)  # noqa: PTH116 - a mount point path, resolved by the kernel
+            walker.mount_inodes.add((info.st_dev, info.st_ino))
 
     with contextlib.ExitStack() as locks:
         for real_root, _ in roots:
