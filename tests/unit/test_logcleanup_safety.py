@@ -52,6 +52,7 @@ def test_links_loops_odd_names_and_non_logs(world):
     (root / "loop_b").symlink_to(root / "loop_a")
     (root / "dangling.log").symlink_to(root / "missing.log")
     (root / f"{TASK}/attempt=2.log").symlink_to(outside / "victim.log")
+    os.link(outside / "victim.log", root / "dag_id=etl" / "hardlink.log")  # same inode as an outside file
     # ".." inside names, unicode, newlines, spaces and the ':' '+' of run ids.
     odd = [
         "dag_id=etl/..log",
@@ -101,6 +102,8 @@ def test_links_loops_odd_names_and_non_logs(world):
     assert report.errors == 0
     assert report.files_deleted == len(odd) + 1
     assert report.skipped_symlinks == len(links)
+    assert report.skipped_hardlinks == 1
+    assert "dag_id=etl/hardlink.log" in left
     assert not (root / "dag_id=日本語").exists()  # emptied folders go, bottom-up
 
 

@@ -336,6 +336,11 @@ class _Walker:
                         continue
                     mtime = info.st_mtime
                     if mtime < cutoff or (cap_cutoff is not None and mtime < cap_cutoff):
+                        if info.st_nlink > 1:
+                            # Also reachable from elsewhere (maybe outside the root): not ours to judge.
+                            report.skipped_hardlinks += 1
+                            kept += 1
+                            continue
                         if name.startswith("attempt=") and _TRIGGER not in name:
                             # Decided at the end of the directory, once its trigger logs were seen.
                             if frame.deferred is None:

@@ -28,6 +28,7 @@ class CleanupReport:
     files_kept: int = 0
     skipped_recent: int = 0
     skipped_symlinks: int = 0
+    skipped_hardlinks: int = 0
     skipped_other_files: int = 0
     skipped_mounts: int = 0
     vanished: int = 0
@@ -66,6 +67,7 @@ class CleanupReport:
             "files_kept": self.files_kept,
             "skipped_recent": self.skipped_recent,
             "skipped_symlinks": self.skipped_symlinks,
+            "skipped_hardlinks": self.skipped_hardlinks,
             "skipped_other_files": self.skipped_other_files,
             "skipped_mounts": self.skipped_mounts,
             "vanished": self.vanished,
