@@ -208,16 +208,29 @@ class AirflowDB:
 
     def dump(self) -> Content:
         """Every variable and connection row, decrypted, as :class:`Content`."""
-        with tempfile.NamedTemporaryFile(suffix=".json") as out:
-            self._python(_DUMP, ",".join(CONNECTION_FIELDS), out.name)
-            data = json.loads(Path(out.name).read_text())
-        return Content(variables=data["variables"], connections=data["connections"])
+        return dump_rows(self.env)
 
     def load(self, content: Content) -> None:
         """Write ``content`` straight into the DB with the ORM (a source for CLI-mode tests)."""
         self._python(
             _LOAD, stdin=json.dumps({"variables": content.variables, "connections": content.connections})
         )
+
+
+def dump_rows(env: dict[str, str]) -> Content:
+    """Every variable and connection row of the Airflow that ``env`` configures, decrypted, exactly as
+    stored (the ORM in a subprocess; CLI output would re-render JSON)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        proc = subprocess.run(
+            [sys.executable, "-c", _DUMP, ",".join(CONNECTION_FIELDS), out.name],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            raise AssertionError(f"dumping rows failed:\n{proc.stderr[-3000:]}")
+        data = json.loads(Path(out.name).read_text())
+    return Content(variables=data["variables"], connections=data["connections"])
 
 
 def differences(expected: Content, actual: Content) -> list[str]:

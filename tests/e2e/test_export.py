@@ -15,6 +15,7 @@ from export_airflow import (
     create_database,
     differences,
     drop_database,
+    dump_rows,
     make_content,
 )
 
@@ -247,25 +248,19 @@ def test_platform_kit_import_via_rest_skips_or_overwrites_existing(
 
     assert main(["export", "import", str(out), *api, "--on-existing", "fail"]) == 2  # everything else exists
     assert main(["export", "import", str(out), *api, "--on-existing", "skip"]) == 0
-    assert _stored_variable(twin, gone[0]) == seeded.variables[gone[0]]["value"]
-    assert _stored_variable(twin, changed_var) == "changed by an operator"
-    assert _stored_connection(twin, changed_conn)["host"] == "changed"
+    rows = dump_rows(twin.airflow_env)
+    assert rows.variables[gone[0]] == seeded.variables[gone[0]]
+    assert rows.variables[changed_var]["value"] == "changed by an operator"
+    assert rows.connections[changed_conn]["host"] == "changed"
 
     assert main(["export", "import", str(out), *api, "--on-existing", "overwrite"]) == 0
-    assert _stored_variable(twin, changed_var) == seeded.variables[changed_var]["value"]
-    assert _stored_connection(twin, changed_conn) == _parsed_extra(seeded.connections[changed_conn])
-
-
-def _stored_variable(twin, key: str) -> str:
-    return twin.airflow_cli("variables", "get", key).stdout.removesuffix("\n")
-
-
-def _stored_connection(twin, conn_id: str) -> dict:
-    """The connection as the twin stores it (extra parsed: the CLI shows it decoded)."""
-    (row,) = json.loads(twin.airflow_cli("connections", "get", conn_id, "-o", "json").stdout)
-    fields = ("conn_type", "description", "host", "login", "password", "schema", "port")
-    return {**{f: row[f] for f in fields}, "extra": row["extra_dejson"] or None}
-
-
-def _parsed_extra(conn: dict) -> dict:
-    return {**conn, "extra": json.loads(conn["extra"]) if conn["extra"] else None}
+    rows = dump_rows(twin.airflow_env)
+    restored = Content(
+        variables={k: rows.variables[k] for k in seeded.variables if k != SHADOWED_KEY},
+        connections={k: rows.connections[k] for k in seeded.connections},
+    )
+    expected = Content(
+        variables={k: v for k, v in seeded.variables.items() if k != SHADOWED_KEY},
+        connections=seeded.connections,
+    )
+    assert differences(expected, restored) == []
