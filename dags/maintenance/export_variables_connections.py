@@ -27,7 +27,7 @@ sha256, key fingerprint) and pruned with the same retention as the metadata-DB b
   isolation and needs DB network access, the DB driver and the Fernet key on the worker).
 - `api_conn_id`: http Connection, host = API base URL, login/password = service account (`sdk` mode).
 - `metadb_conn_id`: postgres Connection to the metadata DB (`cli` mode).
-- `storage_conn_id`: aws / google_cloud_platform Connection for the destination; empty = the default one.
+- `aws_conn_id` / `google_conn_id`: Connections for `s3://` / `gs://` destinations (as for backups).
 - `keep_daily` / `keep_weekly` / `keep_monthly`: retention, as for backups; the newest export is always kept.
 - `dry_run`: collect and encrypt, report sizes and what retention would delete; upload and delete nothing.
 
@@ -80,10 +80,14 @@ with DAG(
         "metadb_conn_id": Param(
             "airflow_metadb", type="string", minLength=1, description="postgres Connection, cli mode only."
         ),
-        "storage_conn_id": Param(
-            "",
+        "aws_conn_id": Param(
+            "aws_default", type="string", minLength=1, description="aws connection for s3:// URLs."
+        ),
+        "google_conn_id": Param(
+            "google_cloud_default",
             type="string",
-            description="aws / google_cloud_platform Connection for the destination; empty = default.",
+            minLength=1,
+            description="google_cloud_platform connection for gs:// URLs.",
         ),
         "keep_daily": Param(7, type="integer", minimum=1, maximum=366, description="Daily exports kept."),
         "keep_weekly": Param(4, type="integer", minimum=0, maximum=520, description="Weekly exports kept."),

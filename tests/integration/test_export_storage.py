@@ -44,9 +44,7 @@ def _content() -> ExportContent:
 
 def test_daily_exports_publish_verify_and_prune(destination_url, tmp_path, monkeypatch):
     key = crypto.parse_key(KEY_TEXT)
-    destination = open_destination(
-        destination_url, storage_conn_id=None, keep_daily=2, keep_weekly=0, keep_monthly=0
-    )
+    destination = open_destination(destination_url, keep_daily=2, keep_weekly=0, keep_monthly=0)
     start = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
     summaries = [
         run_export(ExportRequest(mode="sdk", key=key), _content, destination, now=start + timedelta(days=day))
@@ -89,9 +87,7 @@ def test_daily_exports_publish_verify_and_prune(destination_url, tmp_path, monke
 
 
 def test_a_damaged_upload_is_refused_by_its_manifest(destination_url, tmp_path, monkeypatch, capsys):
-    destination = open_destination(
-        destination_url, storage_conn_id=None, keep_daily=7, keep_weekly=0, keep_monthly=0
-    )
+    destination = open_destination(destination_url, keep_daily=7, keep_weekly=0, keep_monthly=0)
     summary = run_export(ExportRequest(mode="sdk", key=crypto.parse_key(KEY_TEXT)), _content, destination)
     store, _ = open_store(destination_url)
     artifact = parse_url(summary["destination"])
@@ -104,4 +100,4 @@ def test_a_damaged_upload_is_refused_by_its_manifest(destination_url, tmp_path, 
 
 def test_unknown_scheme_is_refused_before_anything_is_read():
     with pytest.raises(StorageError, match="unsupported storage scheme 'ftp'"):
-        open_destination("ftp://bucket/x", storage_conn_id=None, keep_daily=1, keep_weekly=0, keep_monthly=0)
+        open_destination("ftp://bucket/x", keep_daily=1, keep_weekly=0, keep_monthly=0)

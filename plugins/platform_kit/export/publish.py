@@ -31,14 +31,21 @@ class StorageDestination:
 
     :param url: ``s3://bucket/prefix`` or ``gs://bucket/prefix``; use a prefix of its own (not the
         backups' prefix): retention counts every verified set under it.
-    :param storage_conn_id: aws / google_cloud_platform connection; ``None`` = ``aws_default`` /
-        ``google_cloud_default``.
+    :param aws_conn_id: aws connection used for ``s3://`` destinations.
+    :param google_conn_id: google_cloud_platform connection used for ``gs://`` destinations.
     :param policy: how many daily / weekly / monthly exports to keep.
     """
 
-    def __init__(self, url: str, *, storage_conn_id: str | None, policy: RetentionPolicy) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        policy: RetentionPolicy,
+        aws_conn_id: str = "aws_default",
+        google_conn_id: str = "google_cloud_default",
+    ) -> None:
         self._parsed = parse_url(url)  # unknown schemes fail here, before anything is read
-        self._conn_id = storage_conn_id
+        self._conn_ids = {"aws_conn_id": aws_conn_id, "google_conn_id": google_conn_id}
         self._policy = policy
         self._store = None
 
@@ -48,10 +55,7 @@ class StorageDestination:
 
     def _open(self):
         if self._store is None:
-            kwargs = {"aws_conn_id": self._conn_id} if self._parsed.scheme == "s3" else {}
-            if self._parsed.scheme == "gs":
-                kwargs = {"google_conn_id": self._conn_id}
-            self._store, _ = open_store(self._parsed, **{k: v for k, v in kwargs.items() if v})
+            self._store, _ = open_store(self._parsed, **self._conn_ids)
         return self._store
 
     def check(self) -> None:
@@ -88,14 +92,20 @@ class StorageDestination:
 
 
 def open_destination(
-    url: str, *, storage_conn_id: str | None, keep_daily: int, keep_weekly: int, keep_monthly: int
+    url: str,
+    *,
+    keep_daily: int,
+    keep_weekly: int,
+    keep_monthly: int,
+    aws_conn_id: str = "aws_default",
+    google_conn_id: str = "google_cloud_default",
 ) -> StorageDestination:
     """Parse ``url`` and bind the retention policy; raises a one-line :class:`StorageError` if unusable."""
     try:
         policy = RetentionPolicy(daily=keep_daily, weekly=keep_weekly, monthly=keep_monthly)
     except ValueError as exc:
         raise StorageError(str(exc)) from None
-    return StorageDestination(url, storage_conn_id=storage_conn_id, policy=policy)
+    return StorageDestination(url, policy=policy, aws_conn_id=aws_conn_id, google_conn_id=google_conn_id)
 
 
 def download(url: str, *, storage_conn_id: str | None = None) -> tuple[bytes, dict[str, Any] | None]:

@@ -95,7 +95,8 @@ def export_task(params: Mapping[str, Any]) -> dict[str, Any]:
         raise ExportError(f"unknown mode {mode!r}; use 'sdk' (default) or 'cli'")
     destination = open_destination(
         resolve_destination(params.get("destination")),
-        storage_conn_id=params.get("storage_conn_id") or None,
+        aws_conn_id=params["aws_conn_id"],
+        google_conn_id=params["google_conn_id"],
         keep_daily=params["keep_daily"],
         keep_weekly=params["keep_weekly"],
         keep_monthly=params["keep_monthly"],
