@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
 from platform_kit.logcleanup.tasks import configured_queues
+from platform_kit.maintenance import maintenance_dag, slack_param
 
 DOC_MD = """
 ### Log cleanup (`platform_kit_log_cleanup`)
@@ -58,17 +58,11 @@ cannot change per run. A host without a queue in the list is not cleaned; on Kub
 # Parse-time configuration read (no DB): one task per Celery queue whose workers have their own disks.
 QUEUES = configured_queues()
 
-with DAG(
-    dag_id="platform_kit_log_cleanup",
+with maintenance_dag(
+    "platform_kit_log_cleanup",
     description="Delete old Airflow log files: per-DAG retention, size cap with a floor, dry run",
     doc_md=DOC_MD,
-    schedule="@daily",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    is_paused_upon_creation=True,
-    tags=["platform-kit", "maintenance", "logs"],
-    default_args={"owner": "platform", "retries": 0},
+    tags=["logs"],
     params={
         "retention_days": Param(
             30, type="number", minimum=0, maximum=3650, description="Delete log files older than this (days)."
@@ -117,9 +111,7 @@ with DAG(
         "fail_on_errors": Param(
             True, type="boolean", description="Fail the task (after reporting) if some files could not go."
         ),
-        "slack_conn_id": Param(
-            "", type="string", description="Slack connection for the run summary; empty = no message."
-        ),
+        **slack_param(),
     },
 ) as dag:
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
 from platform_kit.assets import METADB_BACKUP
+from platform_kit.maintenance import (
+    maintenance_dag,
+    metadb_param,
+    retention_params,
+    slack_param,
+    storage_params,
+)
 
 DOC_MD = """
 ### Metadata DB backup (`platform_kit_metadb_backup`)
@@ -45,44 +51,26 @@ install); pg_dump holds share locks on every table while it runs - do not overla
 abort could not reach S3.
 """
 
-with DAG(
-    dag_id="platform_kit_metadb_backup",
+with maintenance_dag(
+    "platform_kit_metadb_backup",
     description="pg_dump of the metadata DB streamed to S3/GCS, verified, rotated, restorable",
     doc_md=DOC_MD,
-    schedule="@daily",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    is_paused_upon_creation=True,
-    tags=["platform-kit", "maintenance", "backup"],
-    default_args={"owner": "platform", "retries": 0},
+    tags=["backup"],
     params={
         "destination": Param(
             "",
             type="string",
             description="s3://bucket/prefix or gs://bucket/prefix; empty = Variable platform_kit_backup_url.",
         ),
-        "aws_conn_id": Param(
-            "aws_default", type="string", minLength=1, description="aws connection for s3:// URLs."
-        ),
-        "google_conn_id": Param(
-            "google_cloud_default",
-            type="string",
-            minLength=1,
-            description="google_cloud_platform connection for gs:// URLs.",
-        ),
+        **storage_params(),
         "request_checksum_calculation": Param(
             "when_supported",
             type="string",
             enum=["when_supported", "when_required"],
-            description="S3 request checksums; when_required for S3-compatible stores that reject boto3's default.",
+            description="S3 request checksums; when_required for S3-compatible stores that reject "
+            "boto3's default.",
         ),
-        "metadb_conn_id": Param(
-            "airflow_metadb",
-            type="string",
-            minLength=1,
-            description="postgres connection to the metadata DB.",
-        ),
+        **metadb_param(),
         "exclude_table_data": Param(
             ["_airflow_deleted__*", "_airflow_moved__*"],
             type="array",
@@ -113,29 +101,11 @@ with DAG(
             type="string",
             description="postgres connection (with CREATEDB) for the scratch DB; empty = metadb_conn_id.",
         ),
-        "keep_daily": Param(
-            7, type="integer", minimum=0, maximum=366, description="Newest backup of each of the last N days."
-        ),
-        "keep_weekly": Param(
-            4,
-            type="integer",
-            minimum=0,
-            maximum=520,
-            description="Newest backup of each of the last M ISO weeks.",
-        ),
-        "keep_monthly": Param(
-            6,
-            type="integer",
-            minimum=0,
-            maximum=240,
-            description="Newest backup of each of the last K months.",
-        ),
+        **retention_params("backup"),
         "retention_dry_run": Param(
             False, type="boolean", description="Report what retention would delete; delete nothing."
         ),
-        "slack_conn_id": Param(
-            "", type="string", description="Slack webhook connection for the summary; empty = none."
-        ),
+        **slack_param(),
     },
 ) as dag:
 

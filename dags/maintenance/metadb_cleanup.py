@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
 
 from platform_kit.assets import METADB_BACKUP
 from platform_kit.dbclean.tables import ALL_TABLES, SAFE_TABLES, UNSAFE_TABLES
+from platform_kit.maintenance import maintenance_dag, metadb_param, slack_param, storage_params
 
 DOC_MD = f"""
 ### Metadata-DB cleanup (`platform_kit_metadb_cleanup`)
@@ -43,17 +43,12 @@ by foreign-key cascades, DB size before/after and durations in the log, XCom and
 needs SELECT, DELETE and CREATE (archive tables) on the metadata schema.
 """
 
-with DAG(
-    dag_id="platform_kit_metadb_cleanup",
+with maintenance_dag(
+    "platform_kit_metadb_cleanup",
     description="airflow db clean after each verified metadata-DB backup: batched, loud on failure",
     doc_md=DOC_MD,
     schedule=[METADB_BACKUP],
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    is_paused_upon_creation=True,
-    tags=["platform-kit", "maintenance", "metadb"],
-    default_args={"owner": "platform", "retries": 0},
+    tags=["metadb"],
     params={
         "retention_days": Param(
             90, type="integer", minimum=1, maximum=3650, description="Purge rows older than this many days."
@@ -94,19 +89,9 @@ with DAG(
             description="s3://bucket/prefix or gs://bucket/prefix for archives; empty = db-clean-archives "
             "next to the Variable platform_kit_backup_url.",
         ),
-        "metadb_conn_id": Param(
-            "airflow_metadb",
-            type="string",
-            minLength=1,
-            description="postgres Connection to the metadata DB.",
-        ),
-        "aws_conn_id": Param("aws_default", type="string", description="Connection for s3:// destinations."),
-        "google_conn_id": Param(
-            "google_cloud_default", type="string", description="Connection for gs:// destinations."
-        ),
-        "slack_conn_id": Param(
-            "", type="string", description="Slack webhook connection for the summary; empty = no Slack."
-        ),
+        **metadb_param(),
+        **storage_params(),
+        **slack_param(),
     },
 ) as dag:
 

@@ -1,0 +1,100 @@
+"""What every platform-kit maintenance DAG shares: its header, and the Params that mean the same thing.
+
+DAG files stay short and declarative: they call :func:`maintenance_dag` and add their own Params to the
+shared ones below, so a connection or retention knob reads and validates the same in every trigger form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, Param
+
+OWNER = "platform"
+START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
+
+
+def maintenance_dag(
+    dag_id: str,
+    *,
+    description: str,
+    doc_md: str,
+    tags: list[str],
+    params: dict[str, Param],
+    schedule: Any = "@daily",
+) -> DAG:
+    """A DAG with the settings every maintenance DAG shares.
+
+    Paused at creation (maintenance is switched on deliberately), one run at a time (two backups or
+    cleanups must never overlap), no catch-up (a missed day is not worth several runs in a row), no task
+    retries (a failed destructive step is planned again by the next run, not blindly repeated), owned by
+    ``platform`` and tagged ``platform-kit`` and ``maintenance``.
+
+    :param dag_id: the DAG id (``platform_kit_...``).
+    :param description: one line shown in the DAG list.
+    :param doc_md: the DAG's documentation: when to use it, its Params, what to watch for.
+    :param tags: tags added to ``platform-kit`` and ``maintenance``.
+    :param params: the trigger form: every knob, each with a schema and a description.
+    :param schedule: ``@daily`` unless given (an Asset list for DAGs that follow another).
+    """
+    return DAG(
+        dag_id=dag_id,
+        description=description,
+        doc_md=doc_md,
+        schedule=schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=True,
+        tags=["platform-kit", "maintenance", *tags],
+        default_args={"owner": OWNER, "retries": 0},
+        params=params,
+    )
+
+
+def connection_param(default: str, description: str) -> Param:
+    """A required connection id."""
+    return Param(default, type="string", minLength=1, description=description)
+
+
+def metadb_param() -> dict[str, Param]:
+    """``metadb_conn_id``: the dedicated connection to the metadata DB (tasks cannot use Airflow's own)."""
+    return {"metadb_conn_id": connection_param("airflow_metadb", "postgres connection to the metadata DB.")}
+
+
+def storage_params() -> dict[str, Param]:
+    """``aws_conn_id`` and ``google_conn_id``: which connection serves ``s3://`` and ``gs://`` URLs."""
+    return {
+        "aws_conn_id": connection_param("aws_default", "aws connection for s3:// URLs."),
+        "google_conn_id": connection_param(
+            "google_cloud_default", "google_cloud_platform connection for gs:// URLs."
+        ),
+    }
+
+
+def retention_params(what: str) -> dict[str, Param]:
+    """``keep_daily/weekly/monthly``: the grandfather-father-son retention of backups and exports.
+
+    :param what: the noun in the descriptions, e.g. ``"backup"``.
+    """
+    counts = {"daily": (7, 366, "N days"), "weekly": (4, 520, "M ISO weeks"), "monthly": (6, 240, "K months")}
+    return {
+        f"keep_{period}": Param(
+            default,
+            type="integer",
+            minimum=0,
+            maximum=maximum,
+            description=f"Newest {what} of each of the last {span}.",
+        )
+        for period, (default, maximum, span) in counts.items()
+    }
+
+
+def slack_param() -> dict[str, Param]:
+    """``slack_conn_id``: where the run summary is posted (empty: log and XCom only)."""
+    return {
+        "slack_conn_id": Param(
+            "", type="string", description="Slack webhook connection for the run summary; empty = none."
+        )
+    }
