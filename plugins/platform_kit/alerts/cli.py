@@ -18,7 +18,7 @@ KINDS = ("failure", "retry", "success", "recovery", "summary", "test")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("alerts", help="Slack/Telegram alerts: send a test, render a sample.")
-    commands = parser.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
+    commands = parser.add_subparsers(dest="alerts_command", metavar="COMMAND", required=True)
 
     test = commands.add_parser("test", help="Send a test alert through a connection and report the result.")
     test.add_argument(

@@ -23,7 +23,7 @@ from platform_kit.summary import human_bytes
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("backup", help="back up, list, verify and restore the metadata DB")
-    commands = parser.add_subparsers(dest="backup_command", metavar="ACTION", required=True)
+    commands = parser.add_subparsers(dest="backup_command", metavar="COMMAND", required=True)
 
     def storage_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--aws-conn-id", default="aws_default", help="connection for s3:// URLs")

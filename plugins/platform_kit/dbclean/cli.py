@@ -45,11 +45,11 @@ def _db_group(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAct
     parser = subparsers.choices.get("db")
     if parser is None:
         parser = subparsers.add_parser("db", help="metadata database maintenance")
-        return parser.add_subparsers(dest="db_command", metavar="DB_COMMAND")
+        return parser.add_subparsers(dest="db_command", metavar="COMMAND")
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             return action
-    return parser.add_subparsers(dest="db_command", metavar="DB_COMMAND")
+    return parser.add_subparsers(dest="db_command", metavar="COMMAND")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -28,7 +28,7 @@ from platform_kit.summary import format_summary
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``logs clean`` to the ``platform-kit`` parser."""
     logs = subparsers.add_parser("logs", help="Airflow log folder maintenance")
-    actions = logs.add_subparsers(dest="logs_command", metavar="ACTION")
+    actions = logs.add_subparsers(dest="logs_command", metavar="COMMAND")
     clean = actions.add_parser(
         "clean",
         help="delete old Airflow log files (dry run first!)",
