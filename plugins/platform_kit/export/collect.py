@@ -18,6 +18,7 @@ the CLI's fidelity (JSON values come back re-indented).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -30,6 +31,9 @@ from urllib.parse import quote
 from platform_kit.export.errors import ExportError
 from platform_kit.export.format import ConnectionLike, ExportContent, connection_entry, variable_entry
 
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 1000  # a progress line (counts only) every N reads, so long exports show they move
 MAX_LISTED = 20  # how many skipped/shadowed names a summary lists before it only counts
 
 
@@ -59,7 +63,10 @@ def _read_all(
     (an incomplete export must not look complete); one that is gone (deleted meanwhile, or a variable with
     a NULL value) is skipped and listed in the summary.
     """
-    for name in names:
+    names = list(names)
+    for done, name in enumerate(names, start=1):
+        if done % PROGRESS_EVERY == 0:
+            log.info("read %d of %d %ss", done, len(names), kind)
         value = read(name)
         if value is None:
             value = read(name)
