@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import Param, task
+
+from platform_kit.maintenance import maintenance_dag, metadb_param, retention_params, storage_params
 
 DOC_MD = """
 ### Variable and connection export (`platform_kit_export`)
@@ -39,17 +40,11 @@ deployment: an export you cannot decrypt is worthless. No value ever appears in 
 only counts and hashes.
 """
 
-with DAG(
-    dag_id="platform_kit_export",
+with maintenance_dag(
+    "platform_kit_export",
     description="Encrypted, re-importable export of all Variables and Connections to S3/GCS",
     doc_md=DOC_MD,
-    schedule="@daily",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    is_paused_upon_creation=True,
-    tags=["platform-kit", "maintenance", "export"],
-    default_args={"owner": "platform", "retries": 0},
+    tags=["export"],
     params={
         "destination": Param(
             "",
@@ -77,21 +72,9 @@ with DAG(
             minLength=1,
             description="http Connection of the REST API service account (host = base URL), sdk mode.",
         ),
-        "metadb_conn_id": Param(
-            "airflow_metadb", type="string", minLength=1, description="postgres Connection, cli mode only."
-        ),
-        "aws_conn_id": Param(
-            "aws_default", type="string", minLength=1, description="aws connection for s3:// URLs."
-        ),
-        "google_conn_id": Param(
-            "google_cloud_default",
-            type="string",
-            minLength=1,
-            description="google_cloud_platform connection for gs:// URLs.",
-        ),
-        "keep_daily": Param(7, type="integer", minimum=1, maximum=366, description="Daily exports kept."),
-        "keep_weekly": Param(4, type="integer", minimum=0, maximum=520, description="Weekly exports kept."),
-        "keep_monthly": Param(6, type="integer", minimum=0, maximum=240, description="Monthly exports kept."),
+        **metadb_param(),  # cli mode only
+        **storage_params(),
+        **retention_params("export"),
         "dry_run": Param(
             False, type="boolean", description="Collect and encrypt only: upload nothing, delete nothing."
         ),
