@@ -10,6 +10,9 @@ from urllib.parse import quote
 import requests
 
 TERMINAL_RUN_STATES = {"success", "failed"}
+# One api-server worker also serves every running task's execution API; under load a plain read can take
+# tens of seconds, and a test should wait for it rather than fail.
+REQUEST_TIMEOUT = 120
 
 
 class AirflowClient:
@@ -33,7 +36,7 @@ class AirflowClient:
             response = requests.post(
                 f"{self.base_url}/auth/token",
                 json={"username": self.username, "password": self.password},
-                timeout=30,
+                timeout=REQUEST_TIMEOUT,
             )
             response.raise_for_status()
             session = requests.Session()
@@ -45,7 +48,7 @@ class AirflowClient:
         return f"{self.base_url}/api/v2/{path.lstrip('/')}"
 
     def get(self, path: str, **params) -> Any:
-        response = self.api.get(self.url(path), params=params, timeout=30)
+        response = self.api.get(self.url(path), params=params, timeout=REQUEST_TIMEOUT)
         response.raise_for_status()
         return response.json()
 
@@ -76,7 +79,7 @@ class AirflowClient:
         """Wait until the dag-processor has parsed ``dag_id``; fail fast on an import error."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            response = self.api.get(self.url(f"dags/{dag_id}"), timeout=30)
+            response = self.api.get(self.url(f"dags/{dag_id}"), timeout=REQUEST_TIMEOUT)
             if response.status_code == 200:
                 return response.json()
             errors = self.get("importErrors", limit=100)["import_errors"]
@@ -86,7 +89,9 @@ class AirflowClient:
         raise TimeoutError(f"DAG {dag_id} was not parsed within {timeout:.0f}s")
 
     def unpause(self, dag_id: str) -> None:
-        response = self.api.patch(self.url(f"dags/{dag_id}"), json={"is_paused": False}, timeout=30)
+        response = self.api.patch(
+            self.url(f"dags/{dag_id}"), json={"is_paused": False}, timeout=REQUEST_TIMEOUT
+        )
         response.raise_for_status()
 
     def trigger(
@@ -102,7 +107,7 @@ class AirflowClient:
         body: dict[str, Any] = {"logical_date": logical_date, "conf": conf or {}}
         if run_id:
             body["dag_run_id"] = run_id
-        response = self.api.post(self.url(f"dags/{dag_id}/dagRuns"), json=body, timeout=30)
+        response = self.api.post(self.url(f"dags/{dag_id}/dagRuns"), json=body, timeout=REQUEST_TIMEOUT)
         if response.status_code >= 400:
             raise AssertionError(f"triggering {dag_id} failed: {response.status_code} {response.text}")
         return response.json()["dag_run_id"]
@@ -149,7 +154,7 @@ class AirflowClient:
             self.url(path),
             params={"map_index": map_index, "full_content": True},
             headers={"Accept": "application/json"},
-            timeout=60,
+            timeout=REQUEST_TIMEOUT,
         )
         response.raise_for_status()
         return [
@@ -165,11 +170,13 @@ class AirflowClient:
 
     def set_variable(self, key: str, value: str, description: str | None = None) -> None:
         body = {"key": key, "value": value, "description": description}
-        response = self.api.post(self.url("variables"), json=body, timeout=30)
+        response = self.api.post(self.url("variables"), json=body, timeout=REQUEST_TIMEOUT)
         if response.status_code == 409:
-            response = self.api.patch(self.url(f"variables/{quote(key, safe='')}"), json=body, timeout=30)
+            response = self.api.patch(
+                self.url(f"variables/{quote(key, safe='')}"), json=body, timeout=REQUEST_TIMEOUT
+            )
         response.raise_for_status()
 
     def create_connection(self, connection: dict) -> None:
-        response = self.api.post(self.url("connections"), json=connection, timeout=30)
+        response = self.api.post(self.url("connections"), json=connection, timeout=REQUEST_TIMEOUT)
         response.raise_for_status()
