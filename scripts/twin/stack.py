@@ -106,6 +106,19 @@ class Twin:
             raise AttributeError(name)
         return getattr(self.client, name)
 
+    def s3_client(self):
+        """A boto3 client for the twin's S3 server, with the sandbox's ``aws_default`` credentials."""
+        import boto3
+
+        aws = json.loads(self.airflow_env["AIRFLOW_CONN_AWS_DEFAULT"])
+        return boto3.client(
+            "s3",
+            endpoint_url=self.s3_endpoint,
+            region_name=aws["extra"]["region_name"],
+            aws_access_key_id=aws["login"],
+            aws_secret_access_key=aws["password"],
+        )
+
     def receiver_messages(self) -> list[dict]:
         return requests.get(f"{self.receiver_url}/messages", timeout=10).json()["messages"]
 

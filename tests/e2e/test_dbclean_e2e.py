@@ -14,7 +14,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
-import boto3
 import psycopg
 import pytest
 
@@ -113,14 +112,7 @@ def test_verified_backup_triggers_the_cleanup_which_purges_and_exports_old_rows(
     assert export["destination"].startswith(f"s3://{BUCKET}/db-clean-archives/")
     assert export["dropped"]
     key = export["files"]["log.csv"]["url"].split("/", 3)[3]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=twin.s3_endpoint,
-        aws_access_key_id="sandbox-access-key",
-        aws_secret_access_key="sandbox-secret-key",
-        region_name="us-east-1",
-    )
-    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+    body = twin.s3_client().get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
     assert body.count(marker) == 25
     with psycopg.connect(twin.metadb_dsn) as conn:
         left = conn.execute(
