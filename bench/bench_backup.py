@@ -202,18 +202,6 @@ def child(mode: str, dsn: str, scratch: Path, compress_level: int) -> None:
     )
 
 
-def write_section(text: str) -> None:
-    path = REPO / "docs" / "benchmarks.md"
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = current.find(f"\n{SECTION}\n")
-    if start < 0:
-        current = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = current.find("\n## ", start + 1)
-        current = current[: start + 1] + text + (current[end:] if end >= 0 else "")
-    path.write_text(current if current.endswith("\n") else current + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=1100, help="synthetic DB size (default 1100 MiB)")
@@ -324,7 +312,9 @@ def main() -> None:
     )
     print("\n" + section)
     if not args.no_write:
-        write_section(section)
+        from benchdocs import write_section
+
+        write_section(SECTION, section)
 
 
 if __name__ == "__main__":

@@ -179,7 +179,7 @@ def render(result: dict, command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchdocs import write_section
+    from benchdocs import command_line, write_section
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dags", type=int, default=10)
@@ -189,10 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     args = parser.parse_args(argv)
     result = run(args.dags, args.runs, 360, args.batch_size, args.rounds)
-    command = "uv run --frozen python bench/bench_dbclean.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
-    text = render(result, command.strip())
+    text = render(result, command_line("bench_dbclean.py", argv))
     print(text)
     if not args.no_docs:
         write_section(SECTION, text)

@@ -338,14 +338,11 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
         result["where"] = _filesystem(where or tempfile.gettempdir())
         results.append(result)
-    command = "uv run --frozen python bench/bench_log_cleanup.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
-    text = render(results, command.strip())
+    from benchdocs import command_line, write_section
+
+    text = render(results, command_line("bench_log_cleanup.py", argv))
     print(text)
     if not args.no_docs:
-        from benchdocs import write_section
-
         write_section(SECTION, text)
     return 0
 

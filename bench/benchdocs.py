@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
@@ -23,3 +25,13 @@ def write_section(section: str, text: str, docs: Path = DOCS) -> None:
         return
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
     docs.write_text("".join(lines[:start]) + text + ("\n" if end < len(lines) else "") + "".join(lines[end:]))
+
+
+def command_line(script: str, argv: Sequence[str] | None = None) -> str:
+    """The one command that reproduces a run, as each section records it.
+
+    :param script: the file name under ``bench/``, e.g. ``"bench_dbclean.py"``.
+    :param argv: the arguments given (default: this process's).
+    """
+    args = list(argv if argv is not None else sys.argv[1:])
+    return " ".join(["uv run --frozen python", f"bench/{script}", *args])
