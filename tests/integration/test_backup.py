@@ -21,6 +21,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from airflow_env import airflow_cli_env
 from storage_conns import aws_conn_json, google_conn_json
 
 from platform_kit.backup.engine import create_backup, preflight
@@ -36,22 +37,12 @@ HERE = Path(__file__).resolve().parent
 MiB = 1024 * 1024
 
 
-def _airflow_env(dsn: str, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=dsn.replace("postgresql://", "postgresql+psycopg2://", 1),
-    )
-    return env
-
-
 @pytest.fixture(scope="module")
 def airflow_db(pg, tmp_path_factory) -> str:
     """DSN of a migrated Airflow metadata DB with history and a ``_airflow_moved__`` leftover table."""
     name = f"backup_src_{uuid.uuid4().hex[:8]}"
     dsn = pg.create_database(name)
-    env = _airflow_env(dsn, tmp_path_factory.mktemp("airflow-home"))
+    env = airflow_cli_env(dsn, tmp_path_factory.mktemp("airflow-home"))
     for argv in (
         [sys.executable, "-m", "airflow", "db", "migrate"],
         [sys.executable, str(HERE / "dbclean_fill.py"), "--dags", "2", "--runs", "15", "--days", "30"],

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from airflow_env import airflow_cli_env
 
 from platform_kit.dbclean import ArchiveMode, CleanupFailed, CleanupOptions, clean_metadb, url_from_dsn
 
@@ -30,22 +31,12 @@ RETENTION_DAYS = 30
 COUNTED_TABLES = ("dag_run", "task_instance", "xcom", "log", "task_instance_history", "job", "dag_version")
 
 
-def _airflow_env(dsn: str, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=url_from_dsn(dsn),
-    )
-    return env
-
-
 @pytest.fixture(scope="module")
 def template_db(pg, tmp_path_factory) -> str:
     """Name of a migrated, filled metadata DB that tests copy (never clean it directly)."""
     name = f"dbclean_tpl_{uuid.uuid4().hex[:8]}"
     dsn = pg.create_database(name)
-    env = _airflow_env(dsn, tmp_path_factory.mktemp("airflow-home"))
+    env = airflow_cli_env(dsn, tmp_path_factory.mktemp("airflow-home"))
     subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"],
         env=env,
