@@ -152,12 +152,18 @@ def make_handler(state: Receiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Listener(ThreadingHTTPServer):
+    # The default backlog of 5 drops SYNs when a DAG fails 100 tasks at once, which Slack never does;
+    # clients would then see connect timeouts that are the receiver's fault, not theirs.
+    request_queue_size = 256
+
+
 class ReceiverServer:
     """A receiver served from a background thread; ``url`` is its base address."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.state = Receiver()
-        self.httpd = ThreadingHTTPServer((host, port), make_handler(self.state))
+        self.httpd = _Listener((host, port), make_handler(self.state))
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

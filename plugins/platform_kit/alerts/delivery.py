@@ -218,6 +218,7 @@ def post_json(
     *,
     target: str,
     options: DeliveryOptions | None = None,
+    what: str = "Alert",
 ) -> DeliveryResult:
     """POST ``payload`` as JSON to ``url``; never raises.
 
@@ -225,6 +226,8 @@ def post_json(
     :param payload: the JSON body.
     :param target: a printable name for logs, e.g. the connection id ``slack_data``.
     :param options: timeouts, retries and the total cap.
+    :param what: names the message in the log line when it is dropped, e.g. ``Failure alert for
+        etl.load``, so an operator knows which alert never arrived.
     """
     options = options or DeliveryOptions()
     started = time.monotonic()
@@ -271,7 +274,7 @@ def post_json(
         reason = f"HTTP {response.status_code} {answer}".strip()
         if notes and notes[-1].startswith("next try"):
             reason = f"{reason}; {notes[-1]}"
-        return _give_up(target, response.status_code, attempts, started, reason)
+        return _give_up(what, target, response.status_code, attempts, started, reason)
     except Exception as exc:
         # Everything ends here: connection errors, timeouts, even bugs in this module. The callback must
         # not raise into Airflow.
@@ -279,7 +282,7 @@ def post_json(
         primary = _root_cause(exc) or (errors[-1] if errors else _describe_error(exc))
         budget = [note for note in notes if note.startswith("next try")]
         reason = f"{primary}; {budget[-1]}" if budget else primary
-        return _give_up(target, None, max(len(errors), 1), started, reason)
+        return _give_up(what, target, None, max(len(errors), 1), started, reason)
 
 
 def _failed_attempts(notes: list[str]) -> int:
@@ -303,11 +306,14 @@ def _root_cause(exc: BaseException) -> str | None:
     return None
 
 
-def _give_up(target: str, status: int | None, attempts: int, started: float, reason: str) -> DeliveryResult:
+def _give_up(
+    what: str, target: str, status: int | None, attempts: int, started: float, reason: str
+) -> DeliveryResult:
     elapsed = time.monotonic() - started
     log.error(
-        "Alert to %s dropped after %d attempt(s) in %.1f s: %s. "
+        "%s to %s dropped after %d attempt(s) in %.1f s: %s. "
         "Check the connection and the endpoint; the task itself is not affected.",
+        what,
         target,
         attempts,
         elapsed,

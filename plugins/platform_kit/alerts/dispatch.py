@@ -45,7 +45,8 @@ def send_alert(alert: Alert, target: AlertTarget) -> DeliveryResult:
             if target.transport == "telegram"
             else {"text": f"{alert.headline()} (full message failed to render: {type(exc).__name__})"}
         )
-    result = post_json(target.url, payload, target=target.name, options=target.options)
+    what = f"{alert.kind.capitalize()} alert for {alert.subject or alert.title}"
+    result = post_json(target.url, payload, target=target.name, options=target.options, what=what)
     if result.ok:
         log.info("Sent %s alert for %s to %s", alert.kind, alert.subject or alert.title, target.name)
     return result
