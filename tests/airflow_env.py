@@ -11,16 +11,23 @@ from pathlib import Path
 from platform_kit.dbclean import url_from_dsn
 
 
-def airflow_cli_env(dsn: str, home: Path) -> dict[str, str]:
-    """This process's environment without Airflow settings, pointed at ``dsn`` with its own AIRFLOW_HOME.
+def airflow_cli_env(dsn: str, home: Path, *, fernet_key: str | None = None) -> dict[str, str]:
+    """This process's environment pointed at ``dsn`` with its own AIRFLOW_HOME.
+
+    Every inherited Airflow setting, connection and variable (``AIRFLOW*``) and libpq default (``PG*``) is
+    dropped, so what the CLI sees is this DB and nothing the test runner happened to export.
 
     :param dsn: ``postgresql://`` DSN of the metadata DB.
     :param home: an empty folder to use as AIRFLOW_HOME.
+    :param fernet_key: the key the DB's secrets are encrypted with; ``None`` leaves them unencrypted.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PG"))}
     env.update(
         AIRFLOW_HOME=str(home),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__UNIT_TEST_MODE="False",
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=url_from_dsn(dsn),
     )
+    if fernet_key:
+        env["AIRFLOW__CORE__FERNET_KEY"] = fernet_key
     return env

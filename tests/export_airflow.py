@@ -14,7 +14,6 @@ Not a test module (no ``test_`` prefix); ``tests/`` is on ``sys.path`` through i
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
 import sys
@@ -22,6 +21,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from airflow_env import airflow_cli_env
 
 AIRFLOW_BIN = str(Path(sys.executable).parent / "airflow")
 CONNECTION_FIELDS = ("conn_type", "description", "host", "login", "password", "schema", "port", "extra")
@@ -171,20 +172,8 @@ class AirflowDB:
     home: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="platform-kit-export-af-")))
 
     @property
-    def sqlalchemy_url(self) -> str:
-        return "postgresql+psycopg2://" + self.dsn.split("://", 1)[1]
-
-    @property
     def env(self) -> dict[str, str]:
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PG"))}
-        return {
-            **base,
-            "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.sqlalchemy_url,
-            "AIRFLOW__CORE__FERNET_KEY": self.fernet_key,
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        }
+        return airflow_cli_env(self.dsn, self.home, fernet_key=self.fernet_key)
 
     def cli(self, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
         proc = subprocess.run([AIRFLOW_BIN, *args], env=self.env, capture_output=True, text=True, **kwargs)
