@@ -9,6 +9,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 import requests
 
+from twin.client import REQUEST_TIMEOUT
+
 pytestmark = pytest.mark.e2e
 
 RETRY_DAG = "e2e_alerts_retry_then_success"
@@ -85,7 +87,8 @@ def test_exhausted_retries_give_one_failure_alert_whose_link_opens_the_log(twin,
     assert try_number == 2
     log = twin.task_log(EXHAUST_DAG, run_id, "always_fails", try_number=try_number)
     assert "e2e exhausted: quota <100%> & still failing" in log
-    assert requests.get(link, timeout=30).status_code == 200  # the UI serves the page the link opens
+    # The UI serves the page the link opens.
+    assert requests.get(link, timeout=REQUEST_TIMEOUT).status_code == 200
 
 
 def test_the_dag_level_failure_alert_comes_from_the_dag_processor(twin, alert_runs):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from twin.client import REQUEST_TIMEOUT
+
 pytestmark = pytest.mark.e2e
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "dags" / "examples"
@@ -34,7 +36,7 @@ def _tis(twin, dag_id: str, run_id: str) -> dict[str, dict]:
 
 def _set_paused(twin, dag_id: str, paused: bool) -> None:
     twin.wait_for_dag(dag_id)
-    response = twin.api.patch(twin.url(f"dags/{dag_id}"), json={"is_paused": paused}, timeout=30)
+    response = twin.api.patch(twin.url(f"dags/{dag_id}"), json={"is_paused": paused}, timeout=REQUEST_TIMEOUT)
     response.raise_for_status()
 
 
@@ -131,7 +133,7 @@ def test_clearing_the_trigger_task_reruns_the_same_target_run(twin, controller_r
             "only_failed": False,
             "include_downstream": True,
         },
-        timeout=30,
+        timeout=REQUEST_TIMEOUT,
     )
     response.raise_for_status()
     deadline = time.monotonic() + 300

@@ -21,6 +21,7 @@ from export_airflow import (
 
 from platform_kit.cli import main
 from platform_kit.export import restore
+from twin.client import REQUEST_TIMEOUT
 
 pytestmark = pytest.mark.e2e
 
@@ -202,7 +203,7 @@ def test_bad_input_fails_in_one_line_and_uploads_nothing(twin, conf, connection,
     if connection:
         if connection.get("host") == "API":
             connection = {**connection, "host": twin.api_url}
-        twin.api.delete(twin.url(f"connections/{connection['connection_id']}"), timeout=30)
+        twin.api.delete(twin.url(f"connections/{connection['connection_id']}"), timeout=REQUEST_TIMEOUT)
         twin.create_connection(connection)
     run_id, run = _run(twin, conf)
     assert run["state"] == "failed"
@@ -224,7 +225,7 @@ def test_platform_kit_import_via_rest_skips_or_overwrites_existing(
         twin.url(f"connections/{changed_conn}"),
         json={"connection_id": changed_conn, "conn_type": "generic", "host": "changed"},
         params={"update_mask": ["host"]},
-        timeout=30,
+        timeout=REQUEST_TIMEOUT,
     ).raise_for_status()
     monkeypatch.setenv("PK_E2E_TWIN_PASSWORD", "airflow")
     api = [

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from twin.client import REQUEST_TIMEOUT
+
 pytestmark = pytest.mark.e2e
 
 
@@ -27,6 +29,6 @@ def test_a_task_touching_the_orm_fails_like_in_production(twin):
 def test_the_ui_serves_and_the_plugin_is_registered(twin):
     import requests
 
-    assert requests.get(twin.ui_url, timeout=30).status_code == 200
+    assert requests.get(twin.ui_url, timeout=REQUEST_TIMEOUT).status_code == 200
     plugins = {p["name"] for p in twin.get("plugins")["plugins"]}
     assert "platform_kit" in plugins

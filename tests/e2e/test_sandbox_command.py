@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from twin.client import REQUEST_TIMEOUT
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,8 +75,8 @@ def test_sandbox_starts_prints_its_addresses_and_stops_cleanly_on_ctrl_c():
         home = Path(re.search(r"AIRFLOW_HOME\s+(\S+)", output).group(1))
         ports = [int(p) for p in re.findall(r"(?:http://|@)127\.0\.0\.1:(\d+)", output)]
         assert len(ports) >= 5  # UI, receiver, S3, GCS, PostgreSQL
-        assert requests.get(ui.group(1), timeout=30).status_code == 200
-        health = requests.get(f"{ui.group(1)}/api/v2/monitor/health", timeout=30).json()
+        assert requests.get(ui.group(1), timeout=REQUEST_TIMEOUT).status_code == 200
+        health = requests.get(f"{ui.group(1)}/api/v2/monitor/health", timeout=REQUEST_TIMEOUT).json()
         assert {health[c]["status"] for c in ("scheduler", "dag_processor", "triggerer")} == {"healthy"}
         token = requests.post(
             f"{ui.group(1)}/auth/token", json={"username": ui.group(3), "password": ui.group(4)}, timeout=30
