@@ -127,6 +127,7 @@ def test_cli_mode_reads_the_metadata_db_through_the_url_override(tmp_path, fresh
         host=parts.hostname,
         port=parts.port,
         schema=parts.path.lstrip("/"),
+        extra=None,
     )
     exported = collect_via_cli(metadb, "airflow_metadb", airflow_bin=AIRFLOW_BIN)
     assert set(exported.variables) == set(content.variables)
@@ -167,6 +168,7 @@ def test_wrong_metadb_password_fails_in_one_line_without_leaking_it(fresh_db, mo
         host=parts.hostname,
         port=parts.port,
         schema="postgres",
+        extra=None,
     )
     with pytest.raises(ExportError) as exc:
         collect_via_cli(metadb, "airflow_metadb", airflow_bin=AIRFLOW_BIN)

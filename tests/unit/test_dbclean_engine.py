@@ -22,8 +22,9 @@ from platform_kit.dbclean import (
     url_from_connection,
     url_from_dsn,
 )
-from platform_kit.dbclean.engine import _Driver, merge_archive_csvs, secrets_of
+from platform_kit.dbclean.engine import _Driver, merge_archive_csvs
 from platform_kit.dbclean.tasks import archive_url_next_to, options_from_params
+from platform_kit.dburl import secrets_of
 
 pytestmark = pytest.mark.unit
 

@@ -21,11 +21,9 @@ from platform_kit.dbclean.engine import (
     CleanupOptions,
     clean_metadb,
     format_table_report,
-    sqlalchemy_url,
-    url_from_connection,
-    url_from_dsn,
 )
 from platform_kit.dbclean.tables import ALL_TABLES, CUTOFF_COLUMNS, SAFE_TABLES, UNSAFE_TABLES
+from platform_kit.dburl import sqlalchemy_url, url_from_connection, url_from_dsn
 
 __all__ = [
     "ALL_TABLES",

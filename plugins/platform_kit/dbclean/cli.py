@@ -28,10 +28,9 @@ from platform_kit.dbclean.engine import (
     CleanupOptions,
     clean_metadb,
     format_table_report,
-    url_from_connection,
-    url_from_dsn,
 )
 from platform_kit.dbclean.tables import ALL_TABLES, SAFE_TABLES
+from platform_kit.dburl import url_from_connection, url_from_dsn
 
 DSN_ENV = "PLATFORM_KIT_METADB_DSN"
 

@@ -35,25 +35,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
 
 from platform_kit.dbclean.tables import CUTOFF_COLUMNS, validate_tables
+from platform_kit.dburl import secrets_of
 
 #: Retention below this many days is refused: recent history is what people debug with.
 MIN_RETENTION_DAYS = 1
 DEFAULT_RETENTION_DAYS = 90
 DEFAULT_BATCH_SIZE = 10_000
 
-# libpq options worth carrying from a connection's extra into the SQLAlchemy URL.
-_LIBPQ_EXTRAS = (
-    "sslmode",
-    "sslcert",
-    "sslkey",
-    "sslrootcert",
-    "connect_timeout",
-    "application_name",
-    "options",
-)
 _ARCHIVE_NAME = re.compile(r"^_airflow_deleted__(?P<table>.+?)__(?P<stamp>\d{14})(?:__b(?P<batch>\d+))?$")
 
 # What to do about a failure, by PostgreSQL SQLSTATE.
@@ -149,71 +139,6 @@ class CleanupOptions:
         """The cutoff: rows strictly older than this are purged."""
         now = self.now or datetime.now(UTC)
         return now - timedelta(days=self.retention_days)
-
-
-# -- the database URL ----------------------------------------------------------------------------------
-
-
-def sqlalchemy_url(
-    *,
-    host: str,
-    login: str | None,
-    password: str | None,
-    schema: str | None,
-    port: int | None = None,
-    extra: dict[str, Any] | None = None,
-) -> str:
-    """A ``postgresql+psycopg2://`` URL (the dialect Airflow's own engine uses) from connection fields.
-
-    :param host: database host.
-    :param login: role name.
-    :param password: role password (percent-encoded into the URL).
-    :param schema: database name (Airflow connections call it "schema").
-    :param port: defaults to 5432.
-    :param extra: connection extra; libpq options such as ``sslmode`` are carried over.
-    """
-    if not host or not schema:
-        raise ValueError("the metadata DB connection needs a host and a database name (schema)")
-    auth = quote(login or "", safe="")
-    if password:
-        auth += ":" + quote(password, safe="")
-    query = "&".join(
-        f"{key}={quote(str(value), safe='')}"
-        for key, value in sorted((extra or {}).items())
-        if key in _LIBPQ_EXTRAS and value not in (None, "")
-    )
-    url = f"postgresql+psycopg2://{auth}@{host}:{int(port or 5432)}/{quote(schema, safe='')}"
-    return f"{url}?{query}" if query else url
-
-
-def url_from_dsn(dsn: str) -> str:
-    """Normalise a ``postgres://``/``postgresql[+driver]://`` DSN to the psycopg2 dialect."""
-    parts = urlsplit(dsn)
-    if not parts.scheme.startswith("postgres"):
-        raise ValueError("the DSN must be a PostgreSQL URL (postgresql://user:password@host:port/db)")
-    return "postgresql+psycopg2" + dsn[len(parts.scheme) :]
-
-
-def url_from_connection(conn: Any) -> str:
-    """The URL for an Airflow ``Connection`` (conn type postgres), e.g. ``airflow_metadb``."""
-    if conn.conn_type not in ("postgres", "postgresql"):
-        raise ValueError(f"connection {conn.conn_id!r} has conn_type {conn.conn_type!r}; expected postgres")
-    extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else json.loads(conn.extra or "{}")
-    return sqlalchemy_url(
-        host=conn.host,
-        login=conn.login,
-        password=conn.password,
-        schema=conn.schema,
-        port=conn.port,
-        extra=extra,
-    )
-
-
-def secrets_of(url: str) -> list[str]:
-    """Strings that must never be printed: the URL itself and its (decoded and encoded) password."""
-    encoded = urlsplit(url).netloc.rpartition("@")[0].partition(":")[2]
-    found = {url, encoded, unquote(encoded)} - {""}
-    return sorted(found, key=len, reverse=True)
 
 
 # -- the child process ---------------------------------------------------------------------------------
@@ -433,8 +358,8 @@ def clean_metadb(
     """Purge old metadata rows with core's engine and return the run summary.
 
     :param options: what to clean; validated here.
-    :param url: SQLAlchemy URL of the metadata DB (see :func:`url_from_connection`). Only the child
-        process gets it, through its environment.
+    :param url: SQLAlchemy URL of the metadata DB (see :func:`platform_kit.dburl.url_from_connection`).
+        Only the child process gets it, through its environment.
     :param output: receives every progress line (already scrubbed of the URL and password).
     :returns: JSON-able summary: per-table ``matched`` / ``deleted`` / ``status``, cascaded rows, DB size
         before and after, archive handling, durations.

@@ -16,9 +16,8 @@ from platform_kit.dbclean.engine import (
     CleanupOptions,
     clean_metadb,
     format_table_report,
-    secrets_of,
-    url_from_connection,
 )
+from platform_kit.dburl import secrets_of, url_from_connection
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
+from platform_kit.dburl import secrets_of, url_from_connection
 from platform_kit.export.errors import ExportError
 from platform_kit.export.format import ConnectionLike, ExportContent, connection_entry, variable_entry
 
@@ -118,21 +118,6 @@ def collect_connections(
         content.connections[conn_id] = connection_entry(conn, descriptions[conn_id])
 
 
-def sqlalchemy_url(conn: ConnectionLike, conn_id: str) -> str:
-    """A ``postgresql+psycopg2://`` URL for the Airflow CLI from a postgres Connection."""
-    if (conn.conn_type or "").lower() not in ("postgres", "postgresql"):
-        raise ExportError(
-            f"connection {conn_id!r} must be of type postgres for cli mode, not {conn.conn_type!r}"
-        )
-    if not conn.host:
-        raise ExportError(f"connection {conn_id!r} has no host; point it at the metadata DB")
-    auth = quote(conn.login or "", safe="")
-    if conn.password:
-        auth += ":" + quote(conn.password, safe="")
-    port = f":{conn.port}" if conn.port else ""
-    return f"postgresql+psycopg2://{auth}@{conn.host}{port}/{quote(conn.schema or 'airflow', safe='')}"
-
-
 def collect_via_cli(
     metadb: ConnectionLike, conn_id: str, *, airflow_bin: str = "airflow", timeout: float = 900
 ) -> ExportContent:
@@ -145,11 +130,14 @@ def collect_via_cli(
     :param conn_id: its id, for error messages.
     :param airflow_bin: the ``airflow`` executable.
     """
-    url = sqlalchemy_url(metadb, conn_id)
+    try:
+        url = url_from_connection(metadb)
+    except ValueError as exc:
+        raise ExportError(f"cli mode cannot reach the metadata DB through {conn_id!r}: {exc}") from exc
     env = dict(os.environ)
     env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = url
     env.pop("AIRFLOW__CORE__SQL_ALCHEMY_CONN", None)
-    secrets = [s for s in (metadb.password, quote(metadb.password or "", safe="")) if s]
+    secrets = secrets_of(url)
     workdir = Path(tempfile.mkdtemp(prefix="platform-kit-export-"))
     try:
         variables_path = workdir / "variables.json"
