@@ -66,21 +66,6 @@ def collect_with_sdk(api_conn_id: str) -> ExportContent:
     return content
 
 
-def resolve_destination(param: str | None) -> str:
-    """The destination URL: the Param, else the ``platform_kit_export_url`` Variable."""
-    if param and param.strip():
-        return param.strip()
-    from airflow.sdk import Variable
-
-    value = Variable.get(EXPORT_URL_VARIABLE, default=None)
-    if not value:
-        raise ExportError(
-            f"no destination: set the destination Param or the Variable {EXPORT_URL_VARIABLE} "
-            "(e.g. s3://bucket/exports or gs://bucket/exports)"
-        )
-    return str(value).strip()
-
-
 def export_task(params: Mapping[str, Any]) -> dict[str, Any]:
     """Run one export from the DAG's Params; returns the summary for XCom (no values)."""
     from importlib.metadata import version
@@ -88,13 +73,14 @@ def export_task(params: Mapping[str, Any]) -> dict[str, Any]:
     from platform_kit.export.engine import ExportRequest, run_export, title_for
     from platform_kit.export.keys import key_from_connection
     from platform_kit.export.publish import open_destination
+    from platform_kit.storage import resolve_destination
     from platform_kit.summary import report
 
     mode = params["mode"]
     if mode not in ("sdk", "cli"):
         raise ExportError(f"unknown mode {mode!r}; use 'sdk' (default) or 'cli'")
     destination = open_destination(
-        resolve_destination(params.get("destination")),
+        resolve_destination(params.get("destination"), EXPORT_URL_VARIABLE),
         aws_conn_id=params["aws_conn_id"],
         google_conn_id=params["google_conn_id"],
         keep_daily=params["keep_daily"],
