@@ -10,6 +10,9 @@ import json
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+#: Connection types that name a PostgreSQL server.
+POSTGRES_CONN_TYPES = ("postgres", "postgresql")
+
 # libpq options worth carrying from a connection's extra into the SQLAlchemy URL.
 _LIBPQ_EXTRAS = (
     "sslmode",
@@ -64,7 +67,7 @@ def url_from_dsn(dsn: str) -> str:
 
 def url_from_connection(conn: Any) -> str:
     """The URL for an Airflow ``Connection`` (conn type postgres), e.g. ``airflow_metadb``."""
-    if conn.conn_type not in ("postgres", "postgresql"):
+    if conn.conn_type not in POSTGRES_CONN_TYPES:
         name = getattr(conn, "conn_id", None) or "the metadata DB connection"
         raise ValueError(f"connection {name!r} has conn_type {conn.conn_type!r}; expected postgres")
     extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else json.loads(conn.extra or "{}")

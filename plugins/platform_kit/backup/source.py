@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from platform_kit.backup.errors import BackupError
-
-POSTGRES_CONN_TYPES = ("postgres", "postgresql")
+from platform_kit.dburl import POSTGRES_CONN_TYPES
 
 # libpq keyword -> environment variable, for the keywords worth carrying over.
 _ENV_NAMES = {

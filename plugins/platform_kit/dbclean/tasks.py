@@ -17,7 +17,7 @@ from platform_kit.dbclean.engine import (
     clean_metadb,
     format_table_report,
 )
-from platform_kit.dburl import secrets_of, url_from_connection
+from platform_kit.dburl import POSTGRES_CONN_TYPES, secrets_of, url_from_connection
 
 log = logging.getLogger(__name__)
 
@@ -75,20 +75,12 @@ def run_cleanup(params: Mapping[str, Any]) -> dict[str, Any]:
 
     :raises RuntimeError: one line naming each failed table and its cause; the summary is logged first.
     """
-    from airflow.sdk import Connection
     from airflow.sdk.log import mask_secret
 
+    from platform_kit.storage import get_connection
     from platform_kit.summary import report
 
-    conn_id = params["metadb_conn_id"]
-    try:
-        conn = Connection.get(conn_id)
-    except Exception as exc:
-        raise RuntimeError(
-            f"connection {conn_id!r} not found ({type(exc).__name__}); create it with conn type postgres "
-            "pointing at the metadata DB (see docs/db-cleanup.md)"
-        ) from None
-    url = url_from_connection(conn)
+    url = url_from_connection(get_connection(params["metadb_conn_id"], POSTGRES_CONN_TYPES))
     for secret in secrets_of(url):
         mask_secret(secret)
 
