@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, task
 
+from platform_kit.defaults import API_CONN_ID, EXPORT_KEY_CONN_ID
 from platform_kit.maintenance import maintenance_dag, metadb_param, retention_params, storage_params
 
 DOC_MD = """
@@ -55,7 +56,7 @@ with maintenance_dag(
             True, type="boolean", description="Encrypt with the key Connection. false = PLAINTEXT export."
         ),
         "key_conn_id": Param(
-            "platform_kit_export_key",
+            EXPORT_KEY_CONN_ID,
             type="string",
             minLength=1,
             description="Connection whose password holds the base64 32-byte export key (not the Fernet key).",
@@ -67,7 +68,7 @@ with maintenance_dag(
             description="sdk: Task SDK + REST API (default). cli: airflow CLI on metadb_conn_id (opt-in).",
         ),
         "api_conn_id": Param(
-            "airflow_api",
+            API_CONN_ID,
             type="string",
             minLength=1,
             description="http Connection of the REST API service account (host = base URL), sdk mode.",

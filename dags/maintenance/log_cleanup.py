@@ -6,8 +6,9 @@ import re
 
 from airflow.sdk import Param, task
 
-from platform_kit.logcleanup.tasks import configured_queues
+from platform_kit.defaults import LOG_MIN_AGE_MINUTES, LOG_RETENTION_DAYS, LOG_SIZE_FLOOR_HOURS
 from platform_kit.maintenance import maintenance_dag, slack_param
+from platform_kit.settings import log_cleanup_queues
 
 DOC_MD = """
 ### Log cleanup (`platform_kit_log_cleanup`)
@@ -56,7 +57,7 @@ cannot change per run. A host without a queue in the list is not cleaned; on Kub
 """
 
 # Parse-time configuration read (no DB): one task per Celery queue whose workers have their own disks.
-QUEUES = configured_queues()
+QUEUES = log_cleanup_queues()
 
 with maintenance_dag(
     "platform_kit_log_cleanup",
@@ -65,7 +66,11 @@ with maintenance_dag(
     tags=["logs"],
     params={
         "retention_days": Param(
-            30, type="number", minimum=0, maximum=3650, description="Delete log files older than this (days)."
+            LOG_RETENTION_DAYS,
+            type="number",
+            minimum=0,
+            maximum=3650,
+            description="Delete log files older than this (days).",
         ),
         "retention_hours": Param(
             0,
@@ -94,14 +99,14 @@ with maintenance_dag(
             description="Optional cap for the log folder: 10G, 500M, bytes, or 80% of its filesystem.",
         ),
         "size_floor_hours": Param(
-            24,
+            LOG_SIZE_FLOOR_HOURS,
             type="number",
             minimum=0,
             maximum=8760,
             description="The size cap never deletes files younger than this many hours.",
         ),
         "min_age_minutes": Param(
-            60,
+            LOG_MIN_AGE_MINUTES,
             type="number",
             minimum=1,
             maximum=100000,

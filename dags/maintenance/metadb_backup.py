@@ -5,6 +5,11 @@ from __future__ import annotations
 from airflow.sdk import Param, task
 
 from platform_kit.assets import METADB_BACKUP
+from platform_kit.defaults import (
+    BACKUP_COMPRESS_LEVEL,
+    BACKUP_EXCLUDE_TABLE_DATA,
+    BACKUP_LOCK_WAIT_TIMEOUT_SECONDS,
+)
 from platform_kit.maintenance import (
     maintenance_dag,
     metadb_param,
@@ -72,20 +77,20 @@ with maintenance_dag(
         ),
         **metadb_param(),
         "exclude_table_data": Param(
-            ["_airflow_deleted__*", "_airflow_moved__*"],
+            list(BACKUP_EXCLUDE_TABLE_DATA),
             type="array",
             items={"type": "string", "minLength": 1},
             description="Tables (psql patterns) whose rows are not dumped; their definitions are.",
         ),
         "lock_wait_timeout_seconds": Param(
-            120,
+            BACKUP_LOCK_WAIT_TIMEOUT_SECONDS,
             type="integer",
             minimum=1,
             maximum=3600,
             description="Give up if a table lock is not granted in time.",
         ),
         "compress_level": Param(
-            1,
+            BACKUP_COMPRESS_LEVEL,
             type="integer",
             minimum=-1,
             maximum=9,

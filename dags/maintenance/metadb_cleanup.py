@@ -6,6 +6,7 @@ from airflow.sdk import Param, task
 
 from platform_kit.assets import METADB_BACKUP
 from platform_kit.dbclean.tables import ALL_TABLES, SAFE_TABLES, UNSAFE_TABLES
+from platform_kit.defaults import DB_CLEAN_BATCH_SIZE, DB_CLEAN_RETENTION_DAYS
 from platform_kit.maintenance import maintenance_dag, metadb_param, slack_param, storage_params
 
 DOC_MD = f"""
@@ -51,7 +52,11 @@ with maintenance_dag(
     tags=["metadb"],
     params={
         "retention_days": Param(
-            90, type="integer", minimum=1, maximum=3650, description="Purge rows older than this many days."
+            DB_CLEAN_RETENTION_DAYS,
+            type="integer",
+            minimum=1,
+            maximum=3650,
+            description="Purge rows older than this many days.",
         ),
         "tables": Param(
             list(SAFE_TABLES),
@@ -69,7 +74,7 @@ with maintenance_dag(
             [], type="array", items={"type": "string"}, description="Never rows of these DAGs."
         ),
         "batch_size": Param(
-            10000,
+            DB_CLEAN_BATCH_SIZE,
             type="integer",
             minimum=1,
             maximum=1000000,

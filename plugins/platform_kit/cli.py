@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from platform_kit import __version__
+from platform_kit.exceptions import PlatformKitError
 
 # Modules exposing ``register(subparsers: argparse._SubParsersAction) -> None``.
 COMMAND_MODULES: list[str] = [
@@ -22,10 +23,6 @@ COMMAND_MODULES: list[str] = [
     "platform_kit.alerts.cli",
     "platform_kit.health.cli",
 ]
-
-
-class CommandError(Exception):
-    """An expected failure: printed as one line on stderr, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,13 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(handler(args) or 0)
-    except CommandError as exc:
+    except PlatformKitError as exc:
+        # The one place an expected failure meets the shell: one line on stderr, exit code 2.
         print(f"platform-kit: error: {exc}", file=sys.stderr)
         return 2
 
 
 if __name__ == "__main__":
-    # Run through the imported module so that CommandError is the class the subcommands raise.
-    from platform_kit.cli import main as imported_main
-
-    sys.exit(imported_main())
+    sys.exit(main())

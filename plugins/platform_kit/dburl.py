@@ -10,8 +10,8 @@ import json
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-#: Connection types that name a PostgreSQL server.
-POSTGRES_CONN_TYPES = ("postgres", "postgresql")
+from platform_kit.connections import POSTGRES_CONN_TYPES
+from platform_kit.exceptions import ConfigurationError
 
 # libpq options worth carrying from a connection's extra into the SQLAlchemy URL.
 _LIBPQ_EXTRAS = (
@@ -44,7 +44,7 @@ def sqlalchemy_url(
     :param extra: connection extra; libpq options such as ``sslmode`` are carried over.
     """
     if not host or not schema:
-        raise ValueError("the metadata DB connection needs a host and a database name (schema)")
+        raise ConfigurationError("the metadata DB connection needs a host and a database name (schema)")
     auth = quote(login or "", safe="")
     if password:
         auth += ":" + quote(password, safe="")
@@ -61,7 +61,7 @@ def url_from_dsn(dsn: str) -> str:
     """Normalise a ``postgres://``/``postgresql[+driver]://`` DSN to the psycopg2 dialect."""
     parts = urlsplit(dsn)
     if not parts.scheme.startswith("postgres"):
-        raise ValueError("the DSN must be a PostgreSQL URL (postgresql://user:password@host:port/db)")
+        raise ConfigurationError("the DSN must be a PostgreSQL URL (postgresql://user:password@host:port/db)")
     return "postgresql+psycopg2" + dsn[len(parts.scheme) :]
 
 
@@ -69,7 +69,7 @@ def url_from_connection(conn: Any) -> str:
     """The URL for an Airflow ``Connection`` (conn type postgres), e.g. ``airflow_metadb``."""
     if conn.conn_type not in POSTGRES_CONN_TYPES:
         name = getattr(conn, "conn_id", None) or "the metadata DB connection"
-        raise ValueError(f"connection {name!r} has conn_type {conn.conn_type!r}; expected postgres")
+        raise ConfigurationError(f"connection {name!r} has conn_type {conn.conn_type!r}; expected postgres")
     extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else json.loads(conn.extra or "{}")
     return sqlalchemy_url(
         host=conn.host,

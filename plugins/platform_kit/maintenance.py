@@ -11,6 +11,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param
 
+from platform_kit import defaults
+
 OWNER = "platform"
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 
@@ -60,15 +62,17 @@ def connection_param(default: str, description: str) -> Param:
 
 def metadb_param() -> dict[str, Param]:
     """``metadb_conn_id``: the dedicated connection to the metadata DB (tasks cannot use Airflow's own)."""
-    return {"metadb_conn_id": connection_param("airflow_metadb", "postgres connection to the metadata DB.")}
+    return {
+        "metadb_conn_id": connection_param(defaults.METADB_CONN_ID, "postgres connection to the metadata DB.")
+    }
 
 
 def storage_params() -> dict[str, Param]:
     """``aws_conn_id`` and ``google_conn_id``: which connection serves ``s3://`` and ``gs://`` URLs."""
     return {
-        "aws_conn_id": connection_param("aws_default", "aws connection for s3:// URLs."),
+        "aws_conn_id": connection_param(defaults.AWS_CONN_ID, "aws connection for s3:// URLs."),
         "google_conn_id": connection_param(
-            "google_cloud_default", "google_cloud_platform connection for gs:// URLs."
+            defaults.GOOGLE_CONN_ID, "google_cloud_platform connection for gs:// URLs."
         ),
     }
 
@@ -78,7 +82,11 @@ def retention_params(what: str) -> dict[str, Param]:
 
     :param what: the noun in the descriptions, e.g. ``"backup"``.
     """
-    counts = {"daily": (7, 366, "N days"), "weekly": (4, 520, "M ISO weeks"), "monthly": (6, 240, "K months")}
+    counts = {
+        "daily": (defaults.KEEP_DAILY, 366, "N days"),
+        "weekly": (defaults.KEEP_WEEKLY, 520, "M ISO weeks"),
+        "monthly": (defaults.KEEP_MONTHLY, 240, "K months"),
+    }
     return {
         f"keep_{period}": Param(
             default,

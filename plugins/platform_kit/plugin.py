@@ -12,7 +12,9 @@ from platform_kit import __version__
 
 
 class PlatformKitPlugin(AirflowPlugin):
-    """Carries what the bundle needs inside Airflow's processes (macros, listeners)."""
+    """Makes ``airflow plugins`` list platform-kit and its version. It registers nothing else: no views,
+    macros, listeners or operators (the DAGs come from the bundle, the alert callbacks are imported by
+    the DAGs that use them)."""
 
     name = "platform_kit"
     version = __version__

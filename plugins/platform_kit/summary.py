@@ -15,15 +15,6 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def human_bytes(size: float) -> str:
-    """``1536`` -> ``'1.5 KiB'``."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(size) < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
-
-
 def format_summary(title: str, summary: Mapping[str, Any]) -> str:
     """Render a summary as ``title`` followed by one ``key: value`` line per entry."""
     lines = [title]

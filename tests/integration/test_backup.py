@@ -25,10 +25,10 @@ from airflow_env import airflow_cli_env
 from storage_conns import aws_conn_json, google_conn_json
 
 from platform_kit.backup.engine import create_backup, preflight
-from platform_kit.backup.errors import BackupError
 from platform_kit.backup.restore import table_counts, verify_backup
 from platform_kit.backup.source import target_from_dsn
 from platform_kit.cli import main
+from platform_kit.exceptions import BackupError
 from platform_kit.storage import list_sets, open_store, read_manifest
 
 pytestmark = pytest.mark.integration

@@ -10,6 +10,7 @@ import os
 import pytest
 from storage_conns import aws_conn_json, google_conn_json
 
+from platform_kit.exceptions import ConnectionLookupError
 from platform_kit.storage import (
     StorageError,
     build_manifest,
@@ -99,7 +100,7 @@ def test_missing_bucket_and_wrong_conn_type(aws_conn, moto_server, monkeypatch):
     with pytest.raises(StorageError, match="does not exist"):
         store.check_writable("x")
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({"conn_type": "postgres", "host": "h"}))
-    with pytest.raises(StorageError, match="expected 'aws'"):
+    with pytest.raises(ConnectionLookupError, match="expected 'aws'"):
         open_store("s3://bucket-x/y")
 
 

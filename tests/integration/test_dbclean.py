@@ -21,7 +21,8 @@ import psycopg
 import pytest
 from airflow_env import airflow_cli_env
 
-from platform_kit.dbclean import ArchiveMode, CleanupFailed, CleanupOptions, clean_metadb, url_from_dsn
+from platform_kit.dbclean import ArchiveMode, CleanupOptions, clean_metadb, url_from_dsn
+from platform_kit.exceptions import DbCleanupError
 
 pytestmark = pytest.mark.integration
 
@@ -256,7 +257,7 @@ def test_unusable_archive_destination_refuses_before_deleting_anything(metadb, s
     before = _counts(metadb)
     options = _options(archive=ArchiveMode.EXPORT_AND_DROP, export_url="s3://no-such-bucket-here/archives")
 
-    with pytest.raises(CleanupFailed) as excinfo:
+    with pytest.raises(DbCleanupError) as excinfo:
         clean_metadb(options, url=url_from_dsn(metadb), output=lambda _: None)
 
     message = str(excinfo.value)
@@ -321,8 +322,34 @@ def test_locked_table_fails_the_run_naming_the_table_and_cause(pg, metadb):
 def test_bad_password_fails_in_one_line_without_printing_it(pg, metadb):
     wrong = metadb.replace(f":{pg.password}@", ":not-the-password-1234@")
     seen: list[str] = []
-    with pytest.raises(CleanupFailed) as excinfo:
+    with pytest.raises(DbCleanupError) as excinfo:
         clean_metadb(_options(dry_run=True), url=url_from_dsn(wrong), output=seen.append)
     message = str(excinfo.value)
     assert "\n" not in message and "password authentication failed" in message
     assert "not-the-password-1234" not in message + "".join(seen)
+
+
+def test_cli_finds_a_connection_stored_in_the_metadata_db_as_backup_create_does(metadb, tmp_path):
+    """On an Airflow host, ``--conn-id`` names a connection created with ``airflow connections add``.
+
+    It used to be looked up with the Task SDK only (env vars and secrets backends), so ``db clean`` said
+    "not found" where ``backup create`` found the same connection.
+    """
+    env = airflow_cli_env(metadb, tmp_path / "home")
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "connections", "add", "airflow_metadb", "--conn-uri", metadb],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("platform-kit")), "db", "clean", "--dry-run", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert summary["dry_run"] is True and summary["rows_matched"] > 0

@@ -12,9 +12,9 @@ import pytest
 from export_airflow import AIRFLOW_BIN, AirflowDB, Content, create_database, differences, make_content
 
 from platform_kit.cli import main
+from platform_kit.exceptions import ExportError
 from platform_kit.export import crypto, restore
 from platform_kit.export.collect import collect_connections, collect_variables, collect_via_cli
-from platform_kit.export.errors import ExportError
 from platform_kit.export.format import ExportContent, build_bundle
 
 pytestmark = pytest.mark.integration

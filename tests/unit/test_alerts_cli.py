@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from platform_kit.alerts.message import check_slack_limits
+from platform_kit.alerts.slack import check_slack_limits
 from platform_kit.cli import main
 
 pytestmark = pytest.mark.unit

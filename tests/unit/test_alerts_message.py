@@ -9,21 +9,18 @@ from types import SimpleNamespace
 
 import pytest
 
-from platform_kit.alerts.message import (
+from platform_kit.alerts.context import alert_from_context, alert_kind_from_context, normalise_mentions
+from platform_kit.alerts.message import Alert
+from platform_kit.alerts.slack import (
     SLACK_HEADER_LIMIT,
     SLACK_MAX_BLOCKS,
     SLACK_TEXT_LIMIT,
-    Alert,
-    alert_from_context,
-    alert_kind_from_context,
     check_slack_limits,
-    describe_exception,
-    fit_escaped,
-    normalise_mentions,
     render_slack,
     render_text,
 )
 from platform_kit.alerts.telegram import TELEGRAM_TEXT_LIMIT, render_telegram
+from platform_kit.alerts.text import describe_exception, fit_escaped
 
 pytestmark = pytest.mark.unit
 

@@ -7,9 +7,9 @@ import sys
 import pytest
 
 from platform_kit.backup.engine import DumpOptions, matches_any
-from platform_kit.backup.errors import BackupError
 from platform_kit.backup.pgtools import ProcessStream, check_client_not_older
 from platform_kit.backup.source import PgTarget, target_from_dsn
+from platform_kit.exceptions import BackupError
 from platform_kit.storage.s3 import MAX_PARTS, MIN_PART_SIZE, _grown_part_size
 
 pytestmark = pytest.mark.unit

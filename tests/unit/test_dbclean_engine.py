@@ -22,7 +22,8 @@ from platform_kit.dbclean import (
     url_from_connection,
     url_from_dsn,
 )
-from platform_kit.dbclean.engine import _Driver, merge_archive_csvs
+from platform_kit.dbclean.archives import merge_archive_csvs
+from platform_kit.dbclean.launcher import ChildLauncher
 from platform_kit.dbclean.tasks import archive_url_next_to, options_from_params
 from platform_kit.dburl import secrets_of
 
@@ -115,7 +116,7 @@ def test_url_from_connection_and_dsn():
 
 def test_child_output_and_results_are_scrubbed_of_url_and_password():
     url = sqlalchemy_url(host="h", login="u", password="s3cr:et", schema="db")
-    driver = _Driver(url, output=lambda _: None)
+    driver = ChildLauncher(url, output=lambda _: None)
     assert "s3cr" not in driver.redact(f"conn {url} pw s3cr:et enc s3cr%3Aet")
     assert set(secrets_of(url)) == {url, "s3cr:et", "s3cr%3Aet"}
     result = {"error": f"bad {url}", "tables": {"log": {"error": "pw s3cr:et"}}, "path": "/tmp/s3cr:et/x"}

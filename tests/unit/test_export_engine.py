@@ -15,11 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from platform_kit.cli import main
+from platform_kit.exceptions import ConnectionLookupError, ExportError
 from platform_kit.export import crypto
 from platform_kit.export.api import AirflowApi, base_url_from_connection
 from platform_kit.export.collect import collect_connections, collect_variables
 from platform_kit.export.engine import ExportRequest, run_export, title_for
-from platform_kit.export.errors import ExportError
 from platform_kit.export.format import ExportContent, parse_bundle
 from platform_kit.export.keys import key_from_connection
 
@@ -142,20 +142,17 @@ def test_unexpected_read_errors_are_not_swallowed():
         collect_variables(["a"], boom, {}, ExportContent())
 
 
-def test_missing_or_bad_key_connection_says_what_to_do():
-    class NotFound(Exception):
-        pass
-
-    NotFound.__name__ = "AirflowNotFoundException"
-
-    def missing(conn_id):
-        raise NotFound(conn_id)
-
-    with pytest.raises(ExportError, match="'k' \\(export key\\) does not exist; create it"):
-        key_from_connection("k", missing)
+def test_missing_or_bad_key_connection_says_what_to_do(monkeypatch):
+    # Connections from the environment, as an operator's shell or a worker defines them.
+    monkeypatch.delenv("AIRFLOW_CONN_K", raising=False)
+    with pytest.raises(ConnectionLookupError, match="'k' \\(export key\\) not found: create it with a key"):
+        key_from_connection("k")
+    monkeypatch.setenv("AIRFLOW_CONN_K", '{"conn_type": "generic", "password": "hunter2"}')
     with pytest.raises(ExportError, match="not a base64-encoded 32-byte key"):
-        key_from_connection("k", lambda c: SimpleNamespace(password="hunter2"))
-    assert key_from_connection("k", lambda c: SimpleNamespace(password=crypto.generate_key()))
+        key_from_connection("k")
+    key = crypto.generate_key()
+    monkeypatch.setenv("AIRFLOW_CONN_K", json.dumps({"conn_type": "generic", "password": key}))
+    assert key_from_connection("k") == crypto.parse_key(key)
 
 
 @pytest.mark.parametrize(

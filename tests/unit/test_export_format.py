@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from platform_kit.exceptions import ExportError
 from platform_kit.export import crypto
-from platform_kit.export.errors import ExportError
 from platform_kit.export.format import (
     ExportContent,
     build_bundle,

@@ -66,15 +66,17 @@ def test_the_task_cleans_the_configured_folders_with_the_dag_defaults(tmp_path, 
     assert files(processor) == set()
 
 
-def test_bad_params_raise_one_actionable_line(tmp_path, monkeypatch):
-    from platform_kit.logcleanup.tasks import LogCleanupError, clean_logs_task
+def test_bad_params_fail_the_task_with_one_actionable_line(tmp_path, monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from platform_kit.logcleanup.tasks import clean_logs_task
 
     monkeypatch.setenv("AIRFLOW__LOGGING__BASE_LOG_FOLDER", "/")
     params = {name: param.value for name, param in _dag_params().items()}
-    with pytest.raises(LogCleanupError, match="refusing to clean /"):
+    with pytest.raises(AirflowFailException, match=r"^refusing to clean /"):
         clean_logs_task(params)
     monkeypatch.setenv("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(tmp_path))
-    with pytest.raises(LogCleanupError, match="per-DAG retention for 'x'"):
+    with pytest.raises(AirflowFailException, match="per-DAG retention for 'x'"):
         clean_logs_task({**params, "dag_retention": {"x": -1}})
 
 

@@ -10,8 +10,10 @@ import argparse
 import json
 from datetime import UTC, datetime
 
-from platform_kit.alerts.message import ALL_FIELDS, Alert, check_slack_limits, render_slack
-from platform_kit.cli import CommandError
+from platform_kit.alerts.message import ALL_FIELDS, Alert
+from platform_kit.alerts.slack import check_slack_limits, render_slack
+from platform_kit.defaults import SLACK_CONN_ID
+from platform_kit.exceptions import ConfigurationError, ConnectionLookupError, PlatformKitError
 
 KINDS = ("failure", "retry", "success", "recovery", "summary", "test")
 
@@ -23,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     test = commands.add_parser("test", help="Send a test alert through a connection and report the result.")
     test.add_argument(
         "--conn-id",
-        default="slack_default",
+        default=SLACK_CONN_ID,
         help="connection to send to (slackwebhook or telegram; default: slack_default, then the slack_url "
         "Variable)",
     )
@@ -78,7 +80,7 @@ def _render(args: argparse.Namespace) -> int:
     fields = tuple(f.strip() for f in args.fields.split(",")) if args.fields else ALL_FIELDS
     unknown = sorted(set(fields) - set(ALL_FIELDS))
     if unknown:
-        raise CommandError(f"unknown field(s) {unknown}: choose from {', '.join(ALL_FIELDS)}")
+        raise ConfigurationError(f"unknown field(s) {unknown}: choose from {', '.join(ALL_FIELDS)}")
     alert = sample_alert(args.kind, long=args.long, fields=fields)
     if args.transport == "telegram":
         from platform_kit.alerts.telegram import render_telegram
@@ -89,19 +91,19 @@ def _render(args: argparse.Namespace) -> int:
     print(json.dumps(payload, indent=2, ensure_ascii=False))
     problems = check_slack_limits(payload)
     if problems:
-        raise CommandError("payload exceeds Slack limits: " + "; ".join(problems))
+        raise PlatformKitError("payload exceeds Slack limits: " + "; ".join(problems))
     return 0
 
 
 def _test(args: argparse.Namespace) -> int:
-    from platform_kit.alerts.connections import get_target, variable_target
+    from platform_kit.alerts.connections import target_from_connection, variable_target
     from platform_kit.alerts.dispatch import send_alert
 
-    target = get_target(args.conn_id) or _target_from_metastore(args.conn_id)
-    if target is None and args.conn_id == "slack_default":
+    target = target_from_connection(args.conn_id)
+    if target is None and args.conn_id == SLACK_CONN_ID:
         target = variable_target()
     if target is None:
-        raise CommandError(
+        raise ConnectionLookupError(
             f"no usable connection {args.conn_id!r}: create it (conn type slackwebhook with the webhook URL "
             "as password, or telegram) where this command runs, e.g. AIRFLOW_CONN_* or a secrets backend"
         )
@@ -112,24 +114,6 @@ def _test(args: argparse.Namespace) -> int:
     )
     result = send_alert(alert, target)
     if not result.ok:
-        raise CommandError(f"test alert to {target.name} not delivered: {result.reason}")
+        raise PlatformKitError(f"test alert to {target.name} not delivered: {result.reason}")
     print(f"Test alert delivered to {target.name} ({target.transport}) in {result.elapsed:.2f} s")
     return 0
-
-
-def _target_from_metastore(conn_id: str):
-    """The CLI runs outside tasks, so it may read connections stored in the metadata DB too."""
-    try:
-        from airflow.models.connection import Connection
-
-        conn = Connection.get_connection_from_secrets(conn_id)
-    except Exception:
-        return None
-    from platform_kit.alerts.connections import AlertConfigError, target_from_fields
-
-    try:
-        return target_from_fields(
-            conn_id, conn.conn_type, conn.password, conn.host, conn.schema, conn.extra_dejson
-        )
-    except AlertConfigError as exc:
-        raise CommandError(str(exc)) from None

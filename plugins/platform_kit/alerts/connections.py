@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from platform_kit.alerts.delivery import DeliveryOptions, register_secret
+from platform_kit.exceptions import AlertConfigError, PlatformKitError
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,6 @@ TELEGRAM_DEFAULT_API = "https://api.telegram.org"
 #: The tutorials keep ``T/B/X`` in this Variable and prepend the Slack services URL.
 FALLBACK_VARIABLE = "slack_url"
 CACHE_SECONDS = 60.0
-
-
-class AlertConfigError(ValueError):
-    """A connection exists but cannot be used; the message says what to fix."""
 
 
 @dataclass(frozen=True)
@@ -143,22 +140,30 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def _lookup(conn_id: str) -> AlertTarget | None:
-    from airflow.sdk import Connection
+def target_from_connection(conn_id: str) -> AlertTarget | None:
+    """The target behind connection ``conn_id`` (uncached); ``None`` when there is no such connection.
 
-    try:
-        conn = Connection.get(conn_id)
-    except Exception as exc:
-        if type(exc).__name__ != "AirflowNotFoundException":
-            log.warning("Could not read connection %s for alerts (%s); trying the next one", conn_id, exc)
+    :raises AlertConfigError: it exists but cannot be used.
+    :raises ConnectionLookupError: it could not be read.
+    """
+    from platform_kit.connections import get_connection
+
+    conn = get_connection(conn_id, purpose="alerts", required=False)
+    if conn is None:
         return None
+    return target_from_fields(
+        conn_id, conn.conn_type, conn.password, conn.host, conn.schema, conn.extra_dejson
+    )
+
+
+def _lookup(conn_id: str) -> AlertTarget | None:
     try:
-        return target_from_fields(
-            conn_id, conn.conn_type, conn.password, conn.host, conn.schema, conn.extra_dejson
-        )
+        return target_from_connection(conn_id)
     except AlertConfigError as exc:
         log.error("Alert connection unusable: %s", exc)
-        return None
+    except PlatformKitError as exc:
+        log.warning("%s; trying the next one", exc)
+    return None
 
 
 def variable_target() -> AlertTarget | None:

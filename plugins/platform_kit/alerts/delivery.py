@@ -31,6 +31,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
+from platform_kit.utils import scrub
+
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -159,10 +161,7 @@ class _SecretScrubber(logging.Filter):
             message = record.getMessage()
         except Exception:
             return True
-        scrubbed = message
-        for secret in self.secrets:
-            if secret and secret in scrubbed:
-                scrubbed = scrubbed.replace(secret, "***")
+        scrubbed = scrub(message, self.secrets)
         if scrubbed != message:
             record.msg, record.args = scrubbed, ()
         return True
@@ -179,7 +178,7 @@ def register_secret(*secrets: str) -> None:
         if secret and len(secret) >= 6:
             _scrubber.secrets.add(secret)
             try:
-                from airflow.sdk.log import mask_secret
+                from platform_kit.version_compat import mask_secret
 
                 mask_secret(secret)
             except Exception:  # outside a task the masker may be unavailable; the scrubber still applies

@@ -13,8 +13,9 @@ from typing import Any
 
 from platform_kit.alerts.connections import AlertTarget, get_target
 from platform_kit.alerts.delivery import DeliveryResult, post_json
-from platform_kit.alerts.message import Alert, check_slack_limits, render_slack, shrink_to_limits
+from platform_kit.alerts.message import Alert
 from platform_kit.alerts.routing import DEFAULT_CONN_ID
+from platform_kit.alerts.slack import check_slack_limits, render_slack, shrink_to_limits
 
 log = logging.getLogger(__name__)
 

@@ -66,9 +66,9 @@ def failed_task_ids(context: Mapping[str, Any], limit: int = 20) -> tuple[str, .
     if dag is None or not run_id:
         return ()
     try:
-        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+        from platform_kit.version_compat import runtime_task_instance
 
-        states = RuntimeTaskInstance.get_task_states(dag_id=dag.dag_id, run_ids=[run_id])
+        states = runtime_task_instance().get_task_states(dag_id=dag.dag_id, run_ids=[run_id])
     except Exception as exc:
         log.debug("Could not list the failed tasks of %s: %s", run_id, exc)
         return ()

@@ -20,14 +20,10 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
+from platform_kit.alerts.context import alert_from_context, alert_kind_from_context
 from platform_kit.alerts.history import failed_task_ids, is_recovery
-from platform_kit.alerts.message import (
-    ALL_FIELDS,
-    AlertKind,
-    alert_from_context,
-    alert_kind_from_context,
-    is_local_url,
-)
+from platform_kit.alerts.message import ALL_FIELDS, AlertKind
+from platform_kit.alerts.text import is_local_url
 
 log = logging.getLogger("platform_kit.alerts")
 

@@ -27,47 +27,34 @@ from typing import Any
 
 from airflow.policies import hookimpl
 
+from platform_kit import settings
+
 log = logging.getLogger(__name__)
-
-SECTION = "platform_kit"
-OPT_OUT_TAG = "alerts:off"
-
-
-def policy_enabled() -> bool:
-    """Whether ``[platform_kit] alerts_policy`` is on."""
-    from airflow.configuration import conf
-
-    return conf.getboolean(SECTION, "alerts_policy", fallback=False)
-
-
-def default_retries() -> int:
-    """``[platform_kit] alerts_policy_retries`` (default 1)."""
-    from airflow.configuration import conf
-
-    return max(conf.getint(SECTION, "alerts_policy_retries", fallback=1), 0)
 
 
 @hookimpl
 def dag_policy(dag: Any) -> None:
     """Apply the platform defaults to every task of ``dag`` (see the module docstring)."""
-    if not policy_enabled():
+    if not settings.alerts_policy_enabled():
         return
-    if OPT_OUT_TAG in set(getattr(dag, "tags", None) or ()):
+    if settings.ALERTS_OPT_OUT_TAG in set(getattr(dag, "tags", None) or ()):
         log.debug("DAG %s opted out of the alerting policy", dag.dag_id)
         return
     from platform_kit.alerts.callbacks import on_failure_callback
 
-    retries = default_retries()
+    retries = settings.alerts_policy_retries()
     for task in dag.tasks:
         apply_platform_defaults(task, on_failure_callback, retries)
 
 
 def apply_platform_defaults(task: Any, callback: Any, retries: int) -> None:
     """Give ``task`` ``callback`` if it has no failure callback, and ``retries`` if it set none."""
+    from platform_kit.version_compat import explicit_operator_kwargs
+
     try:
         if not getattr(task, "on_failure_callback", None):
             task.on_failure_callback = [callback]
-        explicit = getattr(task, "_BaseOperator__init_kwargs", None)
+        explicit = explicit_operator_kwargs(task)
         if retries and explicit is not None and "retries" not in explicit:
             task.retries = retries
     except Exception as exc:

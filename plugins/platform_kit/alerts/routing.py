@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from platform_kit.alerts.connections import AlertTarget, get_target, variable_target
+from platform_kit.settings import ALERTS_OPT_OUT_TAG
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,6 @@ DEFAULT_CONN_ID = "slack_default"
 CONN_PREFIX = "slack_"
 OVERRIDE_TAG_PREFIX = "alerts:"
 TEAM_TAG_PREFIX = "team:"
-OPT_OUT_TAG = "alerts:off"
 # Airflow's default owner says nothing about a team.
 _GENERIC_OWNERS = frozenset({"", "airflow", "default", "none"})
 
@@ -51,7 +51,7 @@ def candidate_conn_ids(context: Mapping[str, Any], override: str | None = None) 
     candidates.extend(
         tag[len(OVERRIDE_TAG_PREFIX) :].strip()
         for tag in tags
-        if tag.startswith(OVERRIDE_TAG_PREFIX) and tag != OPT_OUT_TAG
+        if tag.startswith(OVERRIDE_TAG_PREFIX) and tag != ALERTS_OPT_OUT_TAG
     )
     candidates.extend(
         team_conn_id(tag[len(TEAM_TAG_PREFIX) :]) for tag in tags if tag.startswith(TEAM_TAG_PREFIX)

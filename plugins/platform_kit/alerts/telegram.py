@@ -11,7 +11,9 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from platform_kit.alerts.message import Alert, fit_escaped, render_text
+from platform_kit.alerts.message import Alert
+from platform_kit.alerts.slack import render_text
+from platform_kit.alerts.text import fit_escaped
 
 #: Bot API limit for a message's text after entity parsing.
 TELEGRAM_TEXT_LIMIT = 4_096

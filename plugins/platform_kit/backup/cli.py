@@ -5,20 +5,21 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 from typing import Any, TextIO
 
-from platform_kit.backup.engine import (
-    DEFAULT_EXCLUDE_TABLE_DATA,
-    DumpOptions,
-    create_backup,
-    main_table_counts,
-)
-from platform_kit.backup.errors import BackupError
+from platform_kit.backup.engine import DumpOptions, create_backup, main_table_counts
 from platform_kit.backup.source import PgTarget, target_from_connection, target_from_dsn
-from platform_kit.storage import StorageError
-from platform_kit.summary import human_bytes
+from platform_kit.defaults import (
+    AWS_CONN_ID,
+    BACKUP_COMPRESS_LEVEL,
+    BACKUP_EXCLUDE_TABLE_DATA,
+    BACKUP_LOCK_WAIT_TIMEOUT_SECONDS,
+    GOOGLE_CONN_ID,
+    METADB_CONN_ID,
+)
+from platform_kit.exceptions import BackupError
+from platform_kit.utils import human_bytes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,8 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="backup_command", metavar="COMMAND", required=True)
 
     def storage_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--aws-conn-id", default="aws_default", help="connection for s3:// URLs")
-        p.add_argument("--google-conn-id", default="google_cloud_default", help="connection for gs:// URLs")
+        p.add_argument("--aws-conn-id", default=AWS_CONN_ID, help="connection for s3:// URLs")
+        p.add_argument("--google-conn-id", default=GOOGLE_CONN_ID, help="connection for gs:// URLs")
         p.add_argument(
             "--request-checksum-calculation",
             choices=["when_supported", "when_required"],
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     source = create.add_mutually_exclusive_group()
     source.add_argument(
-        "--conn-id", default="airflow_metadb", help="postgres connection of the DB (default: %(default)s)"
+        "--conn-id", default=METADB_CONN_ID, help="postgres connection of the DB (default: %(default)s)"
     )
     source.add_argument(
         "--dsn",
@@ -54,16 +55,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--exclude-table-data",
         action="append",
         metavar="PATTERN",
-        help=f"tables whose rows are skipped (repeatable; default {' '.join(DEFAULT_EXCLUDE_TABLE_DATA)})",
+        help=f"tables whose rows are skipped (repeatable; default {' '.join(BACKUP_EXCLUDE_TABLE_DATA)})",
     )
-    create.add_argument("--lock-wait-timeout", type=int, default=120, metavar="SECONDS")
+    create.add_argument(
+        "--lock-wait-timeout", type=int, default=BACKUP_LOCK_WAIT_TIMEOUT_SECONDS, metavar="SECONDS"
+    )
     create.add_argument(
         "--compress-level",
         type=int,
         choices=range(10),
-        default=1,
+        default=BACKUP_COMPRESS_LEVEL,
         metavar="0-9",
-        help="zlib level (default 1)",
+        help=f"zlib level (default {BACKUP_COMPRESS_LEVEL})",
     )
     create.add_argument(
         "--verify",
@@ -110,37 +113,13 @@ def _store(args: argparse.Namespace, url: str):
     )
 
 
-@contextlib.contextmanager
-def _server_secrets_context():
-    """Let connection lookups reach the metadata DB too, as ``airflow connections get`` does.
-
-    Outside a task the Task SDK only searches env vars and external secrets backends unless the process
-    declares itself a server process; an operator's shell on an Airflow host is one.
-    """
-    previous = os.environ.get(_CONTEXT_VAR)
-    os.environ.setdefault(_CONTEXT_VAR, "server")
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(_CONTEXT_VAR, None)
-
-
-_CONTEXT_VAR = "_AIRFLOW_PROCESS_CONTEXT"
-
-
 def _run(fn):
-    """Turn expected failures into CommandError (one line on stderr, exit 2)."""
-    from platform_kit.cli import CommandError
+    """Keep stdout for the command's result: library logging (structlog, providers) goes to stderr."""
 
     def wrapper(args: argparse.Namespace) -> int:
-        # Library logging (Airflow's structlog, providers) may print to stdout; keep stdout for the result.
         real_stdout = sys.stdout
-        try:
-            with contextlib.redirect_stdout(sys.stderr), _server_secrets_context():
-                return fn(args, real_stdout)
-        except (BackupError, StorageError) as exc:
-            raise CommandError(str(exc)) from exc
+        with contextlib.redirect_stdout(sys.stderr):
+            return fn(args, real_stdout)
 
     return wrapper
 
@@ -164,7 +143,7 @@ def _create(args: argparse.Namespace, out: TextIO) -> int:
     options = DumpOptions(
         exclude_table_data=tuple(args.exclude_table_data)
         if args.exclude_table_data is not None
-        else DEFAULT_EXCLUDE_TABLE_DATA,
+        else BACKUP_EXCLUDE_TABLE_DATA,
         lock_wait_timeout_s=args.lock_wait_timeout,
         compress_level=args.compress_level,
     )

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
-from platform_kit.backup.errors import BackupError
 from platform_kit.backup.pgtools import (
     TABLES_SQL,
     ProcessStream,
@@ -30,6 +29,12 @@ from platform_kit.backup.pgtools import (
     tool_version,
 )
 from platform_kit.backup.source import PgTarget
+from platform_kit.defaults import (
+    BACKUP_COMPRESS_LEVEL,
+    BACKUP_EXCLUDE_TABLE_DATA,
+    BACKUP_LOCK_WAIT_TIMEOUT_SECONDS,
+)
+from platform_kit.exceptions import BackupError
 from platform_kit.storage import (
     MANIFEST_NAME,
     ObjectStore,
@@ -39,13 +44,12 @@ from platform_kit.storage import (
     new_set_id,
     write_manifest,
 )
-from platform_kit.storage.base import one_line
+from platform_kit.utils import one_line
 
 log = logging.getLogger(__name__)
 
 DUMP_NAME = "metadb.dump"
 MANIFEST_KIND = "platform-kit-metadb-backup"
-DEFAULT_EXCLUDE_TABLE_DATA = ("_airflow_deleted__*", "_airflow_moved__*")
 #: Tables whose counts the run summary shows (the manifest has every table).
 MAIN_TABLES = (
     "dag", "dag_run", "task_instance", "task_instance_history", "xcom", "log", "job",
@@ -71,9 +75,9 @@ class DumpOptions:
         is the default here: about 2.5x faster than 6 for ~10 % more bytes (``docs/benchmarks.md``).
     """
 
-    exclude_table_data: tuple[str, ...] = DEFAULT_EXCLUDE_TABLE_DATA
-    lock_wait_timeout_s: int = 120
-    compress_level: int | None = 1
+    exclude_table_data: tuple[str, ...] = BACKUP_EXCLUDE_TABLE_DATA
+    lock_wait_timeout_s: int = BACKUP_LOCK_WAIT_TIMEOUT_SECONDS
+    compress_level: int | None = BACKUP_COMPRESS_LEVEL
 
     def pg_dump_args(self) -> list[str]:
         args = [
@@ -91,9 +95,9 @@ class DumpOptions:
 def fernet_facts() -> dict[str, Any]:
     """Fingerprints (SHA-256) of the ``[core] fernet_key`` values readable here - never the keys."""
     try:
-        from airflow.configuration import conf
+        from platform_kit.version_compat import airflow_conf
 
-        value = conf.get("core", "fernet_key", fallback="") or ""
+        value = airflow_conf().get("core", "fernet_key", fallback="") or ""
     except Exception as exc:
         log.warning(
             "could not read [core] fernet_key (%s); the manifest records no fingerprint", one_line(exc)

@@ -11,8 +11,8 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from platform_kit.backup.errors import BackupError
 from platform_kit.backup.source import PgTarget
+from platform_kit.exceptions import BackupError
 
 #: Every ordinary table outside the system schemas, as (schema, name); row counts are taken over these.
 TABLES_SQL = (
@@ -165,16 +165,3 @@ def _drain(stream: IO[bytes] | None, sink: collections.deque[str]) -> None:
     for raw in stream:
         sink.append(raw.decode(errors="replace").strip())
     stream.close()
-
-
-def run_checked(
-    argv: list[str], target: PgTarget, *, stdin: IO[bytes] | None = None, timeout: float | None = None
-) -> str:
-    """Run a client program to completion; a non-zero exit raises :class:`BackupError` with its stderr."""
-    result = subprocess.run(
-        argv, stdin=stdin, capture_output=True, env=target.env(), timeout=timeout, check=False
-    )
-    if result.returncode != 0:
-        err = " | ".join(result.stderr.decode(errors="replace").strip().splitlines()[-5:])[-500:]
-        raise BackupError(f"{Path(argv[0]).name} failed (exit code {result.returncode}); {err}")
-    return result.stdout.decode(errors="replace")

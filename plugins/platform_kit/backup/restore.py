@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from platform_kit.backup.engine import MANIFEST_KIND
-from platform_kit.backup.errors import BackupError
 from platform_kit.backup.pgtools import TABLES_SQL, count_rows, find_tool, qualified_name
 from platform_kit.backup.source import PgTarget
+from platform_kit.exceptions import BackupError
 from platform_kit.storage import (
     MANIFEST_NAME,
     ObjectStore,
@@ -27,6 +27,7 @@ from platform_kit.storage import (
     write_manifest,
 )
 from platform_kit.storage.base import COPY_CHUNK
+from platform_kit.utils import one_line
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +251,7 @@ def _restore_test(
         except Exception as exc:
             raise BackupError(
                 f"cannot create the scratch database on {server.describe()} "
-                f"({' '.join(str(exc).split())[:200]}); "
+                f"({one_line(exc, limit=200)}); "
                 "grant CREATEDB to that role or point the restore test at another server"
             ) from exc
     try:
@@ -291,7 +292,7 @@ def restore_backup(
         sha256, size = store.sha256_of(manifest["dump_key"])
     except Exception as exc:
         raise BackupError(
-            f"cannot read {dump_url} ({' '.join(str(exc).split())[:200]}); check the URL and access"
+            f"cannot read {dump_url} ({one_line(exc, limit=200)}); check the URL and access"
         ) from exc
     _check_digest(manifest, sha256, size, dump_url)
     result = restore_into(store, set_url, manifest, target, pg_bin_dir=pg_bin_dir, clean=bool(existing))

@@ -13,8 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from platform_kit.backup.errors import BackupError
-from platform_kit.dburl import POSTGRES_CONN_TYPES
+from platform_kit.connections import POSTGRES_CONN_TYPES, get_connection
+from platform_kit.exceptions import BackupError
+from platform_kit.utils import one_line
 
 # libpq keyword -> environment variable, for the keywords worth carrying over.
 _ENV_NAMES = {
@@ -73,8 +74,7 @@ class PgTarget:
         try:
             conn = psycopg.connect(autocommit=autocommit, **kwargs)
         except psycopg.OperationalError as exc:
-            reason = " ".join(str(exc).split())
-            reason = re.sub(r"^connection failed: ", "", reason)[:300]
+            reason = re.sub(r"^connection failed: ", "", one_line(exc))
             raise BackupError(
                 f"cannot connect to {self.describe()} ({reason}); check the host, port, user and password "
                 "of the connection or DSN"
@@ -105,12 +105,7 @@ def target_from_connection(conn_id: str) -> PgTarget:
 
     Never uses Airflow's own ``[database]`` settings: inside a task they hold a sentinel URL.
     """
-    from platform_kit.storage import StorageError, get_connection
-
-    try:
-        conn = get_connection(conn_id, POSTGRES_CONN_TYPES)
-    except StorageError as exc:
-        raise BackupError(str(exc)) from exc
+    conn = get_connection(conn_id, POSTGRES_CONN_TYPES, purpose="database")
     if not conn.host or not conn.schema:
         raise BackupError(
             f"connection {conn_id!r} needs a host and a schema (the database name); edit the connection"

@@ -8,30 +8,20 @@ message, so the log's last line says what to fix and the task is not retried poi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from platform_kit.backup.errors import BackupError
-from platform_kit.storage.errors import StorageError
+from platform_kit.adapters import task_failures
+from platform_kit.defaults import AWS_CONN_ID, BACKUP_LOCK_WAIT_TIMEOUT_SECONDS, GOOGLE_CONN_ID
+from platform_kit.exceptions import BackupError, ConfigurationError
+from platform_kit.settings import BACKUP_URL_VARIABLE
 
 log = logging.getLogger(__name__)
 
-BACKUP_URL_VARIABLE = "platform_kit_backup_url"
 FERNET_NOTE = (
     "Restoring this backup needs the same [core] fernet_key as the source Airflow; keep the key backed up "
     "separately (the manifest holds only its SHA-256 fingerprint)."
 )
-
-
-@contextmanager
-def _one_line_failures() -> Iterator[None]:
-    try:
-        yield
-    except (BackupError, StorageError) as exc:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        raise AirflowFailException(str(exc)) from None
 
 
 def _store(params: Mapping[str, Any], url: str):
@@ -40,8 +30,8 @@ def _store(params: Mapping[str, Any], url: str):
     checksum = params.get("request_checksum_calculation") or None
     return open_store(
         url,
-        aws_conn_id=params.get("aws_conn_id") or "aws_default",
-        google_conn_id=params.get("google_conn_id") or "google_cloud_default",
+        aws_conn_id=params.get("aws_conn_id") or AWS_CONN_ID,
+        google_conn_id=params.get("google_conn_id") or GOOGLE_CONN_ID,
         request_checksum_calculation=None if checksum == "when_supported" else checksum,
     )
 
@@ -52,7 +42,7 @@ def _options(params: Mapping[str, Any]):
     level = params.get("compress_level")
     return DumpOptions(
         exclude_table_data=tuple(params.get("exclude_table_data") or ()),
-        lock_wait_timeout_s=int(params.get("lock_wait_timeout_seconds") or 120),
+        lock_wait_timeout_s=int(params.get("lock_wait_timeout_seconds") or BACKUP_LOCK_WAIT_TIMEOUT_SECONDS),
         compress_level=None if level is None or int(level) < 0 else int(level),
     )
 
@@ -63,7 +53,7 @@ def preflight_task(params: Mapping[str, Any]) -> dict[str, Any]:
     from platform_kit.backup.source import target_from_connection
     from platform_kit.storage import resolve_destination
 
-    with _one_line_failures():
+    with task_failures():
         url = resolve_destination(params.get("destination"), BACKUP_URL_VARIABLE)
         store, dest = _store(params, url)
         _options(params)  # reject bad option values before anything runs
@@ -77,7 +67,7 @@ def dump_task(params: Mapping[str, Any], checked: Mapping[str, Any]) -> dict[str
     from platform_kit.backup.engine import create_backup, main_table_counts
     from platform_kit.backup.source import target_from_connection
 
-    with _one_line_failures():
+    with task_failures():
         store, dest = _store(params, checked["destination"])
         manifest = create_backup(
             target_from_connection(params["metadb_conn_id"]),
@@ -114,7 +104,7 @@ def verify_task(
     from platform_kit.backup.source import target_from_connection
     from platform_kit.storage import parse_url
 
-    with _one_line_failures():
+    with task_failures():
         store, _ = _store(params, dumped["destination"])
         restore_server = None
         if params.get("restore_test"):
@@ -132,9 +122,10 @@ def retention_task(
 ) -> dict[str, Any]:
     """Apply GFS retention over verified backups, then report the whole run."""
     from platform_kit.storage import RetentionPolicy, apply_retention
-    from platform_kit.summary import human_bytes, report
+    from platform_kit.summary import report
+    from platform_kit.utils import human_bytes
 
-    with _one_line_failures():
+    with task_failures():
         if not verified.get("ok"):
             raise BackupError(f"{dumped['backup']} is not verified; retention skipped so nothing is deleted")
         store, dest = _store(params, dumped["destination"])
@@ -145,7 +136,7 @@ def retention_task(
                 monthly=int(params["keep_monthly"]),
             )
         except ValueError as exc:
-            raise BackupError(f"{exc}; fix the keep_* Params") from exc
+            raise ConfigurationError(f"{exc}; fix the keep_* Params") from exc
         retention = apply_retention(store, dest, policy, dry_run=bool(params.get("retention_dry_run")))
 
     restore_test = verified.get("restore_test")

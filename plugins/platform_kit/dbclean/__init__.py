@@ -12,29 +12,19 @@ passing the database URL to a child process.
 
 from __future__ import annotations
 
-from platform_kit.dbclean.engine import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_RETENTION_DAYS,
-    MIN_RETENTION_DAYS,
-    ArchiveMode,
-    CleanupFailed,
-    CleanupOptions,
-    clean_metadb,
-    format_table_report,
-)
+from platform_kit.dbclean.engine import clean_metadb
+from platform_kit.dbclean.options import MIN_RETENTION_DAYS, ArchiveMode, CleanupOptions
+from platform_kit.dbclean.report import format_table_report
 from platform_kit.dbclean.tables import ALL_TABLES, CUTOFF_COLUMNS, SAFE_TABLES, UNSAFE_TABLES
 from platform_kit.dburl import sqlalchemy_url, url_from_connection, url_from_dsn
 
 __all__ = [
     "ALL_TABLES",
     "CUTOFF_COLUMNS",
-    "DEFAULT_BATCH_SIZE",
-    "DEFAULT_RETENTION_DAYS",
     "MIN_RETENTION_DAYS",
     "SAFE_TABLES",
     "UNSAFE_TABLES",
     "ArchiveMode",
-    "CleanupFailed",
     "CleanupOptions",
     "clean_metadb",
     "format_table_report",

@@ -19,18 +19,20 @@ import os
 import sys
 from typing import Any
 
-from platform_kit.cli import CommandError
-from platform_kit.dbclean.engine import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_RETENTION_DAYS,
-    ArchiveMode,
-    CleanupFailed,
-    CleanupOptions,
-    clean_metadb,
-    format_table_report,
-)
+from platform_kit.connections import POSTGRES_CONN_TYPES, get_connection
+from platform_kit.dbclean.engine import clean_metadb
+from platform_kit.dbclean.options import ArchiveMode, CleanupOptions
+from platform_kit.dbclean.report import format_table_report
 from platform_kit.dbclean.tables import ALL_TABLES, SAFE_TABLES
 from platform_kit.dburl import url_from_connection, url_from_dsn
+from platform_kit.defaults import (
+    AWS_CONN_ID,
+    DB_CLEAN_BATCH_SIZE,
+    DB_CLEAN_RETENTION_DAYS,
+    GOOGLE_CONN_ID,
+    METADB_CONN_ID,
+)
+from platform_kit.exceptions import DbCleanupError
 
 DSN_ENV = "PLATFORM_KIT_METADB_DSN"
 
@@ -65,8 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--retention-days",
         type=int,
-        default=DEFAULT_RETENTION_DAYS,
-        help=f"purge rows older than this many days (default {DEFAULT_RETENTION_DAYS})",
+        default=DB_CLEAN_RETENTION_DAYS,
+        help=f"purge rows older than this many days (default {DB_CLEAN_RETENTION_DAYS})",
     )
     parser.add_argument(
         "--tables",
@@ -83,8 +85,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--batch-size",
         type=int,
-        default=DEFAULT_BATCH_SIZE,
-        help=f"rows per archive-and-delete transaction (default {DEFAULT_BATCH_SIZE}; 0 = one per table)",
+        default=DB_CLEAN_BATCH_SIZE,
+        help=f"rows per archive-and-delete transaction (default {DB_CLEAN_BATCH_SIZE}; 0 = one per table)",
     )
     parser.add_argument("--dry-run", action="store_true", help="count what would be purged; change nothing")
     parser.add_argument(
@@ -96,18 +98,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--export-url", help="s3://bucket/prefix or gs://bucket/prefix for export_and_drop")
     parser.add_argument(
-        "--aws-conn-id", default="aws_default", help="connection for s3:// (default aws_default)"
+        "--aws-conn-id", default=AWS_CONN_ID, help=f"connection for s3:// (default {AWS_CONN_ID})"
     )
     parser.add_argument(
         "--google-conn-id",
-        default="google_cloud_default",
-        help="connection for gs:// (default google_cloud_default)",
+        default=GOOGLE_CONN_ID,
+        help=f"connection for gs:// (default {GOOGLE_CONN_ID})",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--conn-id",
-        default="airflow_metadb",
-        help="Airflow connection (conn type postgres) of the metadata DB (default airflow_metadb)",
+        default=METADB_CONN_ID,
+        help=f"Airflow connection (conn type postgres) of the metadata DB (default {METADB_CONN_ID})",
     )
     source.add_argument(
         "--dsn",
@@ -118,22 +120,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _resolve_url(args: argparse.Namespace) -> str:
-    try:
-        dsn = args.dsn or os.environ.get(DSN_ENV)
-        if dsn:
-            return url_from_dsn(dsn)
-        from airflow.sdk import Connection
-
-        try:
-            conn = Connection.get(args.conn_id)
-        except Exception as exc:
-            raise CommandError(
-                f"connection {args.conn_id!r} not found ({type(exc).__name__}); export "
-                f"AIRFLOW_CONN_{args.conn_id.upper()} or set {DSN_ENV}"
-            ) from None
-        return url_from_connection(conn)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
+    dsn = args.dsn or os.environ.get(DSN_ENV)
+    if dsn:
+        return url_from_dsn(dsn)
+    conn = get_connection(
+        args.conn_id, POSTGRES_CONN_TYPES, purpose=f"metadata DB; or set {DSN_ENV} to its URL"
+    )
+    return url_from_connection(conn)
 
 
 def handle_clean(args: argparse.Namespace) -> int:
@@ -158,15 +151,13 @@ def handle_clean(args: argparse.Namespace) -> int:
 
     try:
         summary: dict[str, Any] = clean_metadb(options, url=url, output=emit)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    except CleanupFailed as exc:
+    except DbCleanupError as exc:
         if exc.summary:
             for line in format_table_report(exc.summary):
                 emit(line)
             if args.json:
                 print(json.dumps({"error": str(exc), **exc.summary}, indent=2))
-        raise CommandError(str(exc)) from None
+        raise
     for line in format_table_report(summary):
         emit(line)
     prefix = "dry run: " if options.dry_run else ""

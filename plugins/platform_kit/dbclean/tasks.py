@@ -10,19 +10,18 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from platform_kit.dbclean.engine import (
-    ArchiveMode,
-    CleanupFailed,
-    CleanupOptions,
-    clean_metadb,
-    format_table_report,
-)
-from platform_kit.dburl import POSTGRES_CONN_TYPES, secrets_of, url_from_connection
+from platform_kit.adapters import task_failures
+from platform_kit.connections import POSTGRES_CONN_TYPES, get_connection
+from platform_kit.dbclean.engine import clean_metadb
+from platform_kit.dbclean.options import ArchiveMode, CleanupOptions
+from platform_kit.dbclean.report import format_table_report
+from platform_kit.dburl import secrets_of, url_from_connection
+from platform_kit.exceptions import DbCleanupError
+from platform_kit.settings import BACKUP_URL_VARIABLE
 
 log = logging.getLogger(__name__)
 
-#: Variable holding the backup destination; archives go next to it unless ``export_url`` is set.
-BACKUP_URL_VARIABLE = "platform_kit_backup_url"
+#: Archives go to this sibling of the backup prefix unless ``export_url`` is set.
 ARCHIVE_SUBDIR = "db-clean-archives"
 
 
@@ -45,17 +44,11 @@ def options_from_params(params: Mapping[str, Any], *, export_url: str | None = N
 def _export_url(params: Mapping[str, Any]) -> str | None:
     if params.get("archive") != ArchiveMode.EXPORT_AND_DROP.value:
         return None
-    if params.get("export_url"):
-        return str(params["export_url"])
-    from airflow.sdk import Variable
+    from platform_kit.storage import resolve_destination
 
-    base = Variable.get(BACKUP_URL_VARIABLE, default=None)
-    if not base:
-        raise ValueError(
-            f"archive=export_and_drop needs a destination: set the export_url Param or the "
-            f"{BACKUP_URL_VARIABLE} Variable (s3://bucket/prefix or gs://bucket/prefix)"
-        )
-    return archive_url_next_to(str(base))
+    if params.get("export_url"):
+        return resolve_destination(params["export_url"], BACKUP_URL_VARIABLE, param_name="export_url")
+    return archive_url_next_to(resolve_destination(None, BACKUP_URL_VARIABLE, param_name="export_url"))
 
 
 def archive_url_next_to(backup_url: str) -> str:
@@ -73,28 +66,29 @@ def archive_url_next_to(backup_url: str) -> str:
 def run_cleanup(params: Mapping[str, Any]) -> dict[str, Any]:
     """Task body: clean, log a per-table report, return the summary for XCom (Slack when configured).
 
-    :raises RuntimeError: one line naming each failed table and its cause; the summary is logged first.
+    Fails the task with one line naming each failed table and its cause; the summary is logged first.
     """
-    from airflow.sdk.log import mask_secret
-
-    from platform_kit.storage import get_connection
     from platform_kit.summary import report
+    from platform_kit.version_compat import mask_secret
 
-    url = url_from_connection(get_connection(params["metadb_conn_id"], POSTGRES_CONN_TYPES))
-    for secret in secrets_of(url):
-        mask_secret(secret)
+    with task_failures():
+        url = url_from_connection(
+            get_connection(params["metadb_conn_id"], POSTGRES_CONN_TYPES, purpose="metadata DB")
+        )
+        for secret in secrets_of(url):
+            mask_secret(secret)
 
-    options = options_from_params(params, export_url=_export_url(params))
-    slack = params.get("slack_conn_id") or None
-    title = "Metadata DB cleanup" + (" (dry run)" if options.dry_run else "")
-    try:
-        summary = clean_metadb(options, url=url, output=log.info)
-    except CleanupFailed as exc:
-        if exc.summary:
-            for line in format_table_report(exc.summary):
-                log.error("%s", line)
-            report(f"{title} FAILED", {"error": str(exc), **exc.summary}, slack_conn_id=slack, logger=log)
-        raise RuntimeError(str(exc)) from None
+        options = options_from_params(params, export_url=_export_url(params))
+        slack = params.get("slack_conn_id") or None
+        title = "Metadata DB cleanup" + (" (dry run)" if options.dry_run else "")
+        try:
+            summary = clean_metadb(options, url=url, output=log.info)
+        except DbCleanupError as exc:
+            if exc.summary:
+                for line in format_table_report(exc.summary):
+                    log.error("%s", line)
+                report(f"{title} FAILED", {"error": str(exc), **exc.summary}, slack_conn_id=slack, logger=log)
+            raise
     for line in format_table_report(summary):
         log.info("%s", line)
     return report(title, summary, slack_conn_id=slack, logger=log)

@@ -5,7 +5,7 @@ Modules, one concept each:
 * :mod:`~platform_kit.export.collect` reads every stored variable and connection (``sdk`` or ``cli`` mode);
 * :mod:`~platform_kit.export.format` is the document and the files ``airflow ... import`` reads back;
 * :mod:`~platform_kit.export.crypto` seals it (AES-256-GCM, key fingerprint, tamper detection);
-* :mod:`~platform_kit.export.keys` / :mod:`~platform_kit.export.lookup` find the key and connections;
+* :mod:`~platform_kit.export.keys` finds the key (connections come from :mod:`platform_kit.connections`);
 * :mod:`~platform_kit.export.api` talks to the REST API as a service account;
 * :mod:`~platform_kit.export.engine` runs one export; :mod:`~platform_kit.export.publish` puts it on
   S3/GCS through :mod:`platform_kit.storage` (manifest last, shared retention);

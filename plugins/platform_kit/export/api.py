@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
-from platform_kit.export.errors import ExportError
+from platform_kit.exceptions import ExportError
 
 RETRY_DELAYS = (2.0, 5.0)
 PAGE_LIMIT = 100  # the API's [api] maximum_page_limit default; larger limits are silently capped

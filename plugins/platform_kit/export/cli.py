@@ -9,6 +9,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from platform_kit.defaults import API_CONN_ID
+from platform_kit.exceptions import ConfigurationError, ExportError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``export generate-key|decrypt|import`` to the ``platform-kit`` parser."""
@@ -48,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument(
         "--api-conn",
         metavar="CONN_ID",
-        help="--via rest: http Connection with host = API URL, login/password (default airflow_api)",
+        help=f"--via rest: http Connection with host = API URL, login/password (default {API_CONN_ID})",
     )
     imp.add_argument("--api-url", help="--via rest: API base URL (instead of --api-conn)")
     imp.add_argument("--api-user", help="--via rest: user name (with --api-url)")
@@ -76,12 +79,6 @@ def _add_key_arguments(parser: argparse.ArgumentParser, *, required: bool = True
     group.add_argument("--key-file", type=Path, metavar="PATH", help="file holding the key")
 
 
-def _fail(exc: Exception):
-    from platform_kit.cli import CommandError
-
-    return CommandError(str(exc))
-
-
 def _load_key(args: argparse.Namespace) -> bytes | None:
     from platform_kit.export import keys
 
@@ -100,7 +97,7 @@ def _read_source(location: str, storage_conn: str | None) -> tuple[bytes, dict[s
         try:
             return Path(location).read_bytes(), None
         except OSError as exc:
-            raise _fail(Exception(f"cannot read {location}: {exc.strerror}")) from None
+            raise ExportError(f"cannot read {location}: {exc.strerror}") from None
     from platform_kit.export.publish import download
 
     return download(location, storage_conn_id=storage_conn)
@@ -114,23 +111,13 @@ def _open_document(args: argparse.Namespace, location: str) -> dict[str, Any]:
 
     data, manifest = _read_source(location, args.storage_conn)
     if manifest is not None and manifest.get("sha256") != hashlib.sha256(data).hexdigest():
-        raise _fail(Exception(f"{location} does not match the sha256 in its manifest; the upload is damaged"))
+        raise ExportError(f"{location} does not match the sha256 in its manifest; the upload is damaged")
     key = _load_key(args)
     if crypto.is_encrypted(data):
         if key is None:
-            raise _fail(Exception(f"{location} is encrypted; pass --key-conn, --key-env or --key-file"))
+            raise ConfigurationError(f"{location} is encrypted; pass --key-conn, --key-env or --key-file")
         data = crypto.decrypt(data, key)
     return parse_bundle(data)
-
-
-def _run(fn, *args):
-    from platform_kit.export.errors import ExportError
-    from platform_kit.storage.errors import StorageError
-
-    try:
-        return fn(*args)
-    except (ExportError, StorageError) as exc:
-        raise _fail(exc) from None
 
 
 def _generate_key(args: argparse.Namespace) -> int:
@@ -149,16 +136,13 @@ def _generate_key(args: argparse.Namespace) -> int:
 def _decrypt(args: argparse.Namespace) -> int:
     from platform_kit.export.format import write_import_files
 
-    def work() -> int:
-        document = _open_document(args, args.file)
-        paths = write_import_files(document, args.out, overwrite=args.force)
-        print(
-            f"wrote {len(document['variables'])} variables to {paths[0]} and "
-            f"{len(document['connections'])} connections to {paths[1]} (plaintext secrets: delete after use)"
-        )
-        return 0
-
-    return _run(work)
+    document = _open_document(args, args.file)
+    paths = write_import_files(document, args.out, overwrite=args.force)
+    print(
+        f"wrote {len(document['variables'])} variables to {paths[0]} and "
+        f"{len(document['connections'])} connections to {paths[1]} (plaintext secrets: delete after use)"
+    )
+    return 0
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -171,33 +155,30 @@ def _import(args: argparse.Namespace) -> int:
     def api() -> AirflowApi:
         if args.api_url:
             if not (args.api_user and args.api_password_env and args.api_password_env in os.environ):
-                raise _fail(
-                    Exception("--api-url needs --api-user and --api-password-env naming a set variable")
+                raise ConfigurationError(
+                    "--api-url needs --api-user and --api-password-env naming a set variable"
                 )
             return AirflowApi(
                 args.api_url, args.api_user, os.environ[args.api_password_env], conn_id="--api-url"
             )
-        from platform_kit.export.lookup import lookup_connection
+        from platform_kit.connections import get_connection
 
-        conn_id = args.api_conn or "airflow_api"
-        return AirflowApi.from_connection(lookup_connection(conn_id, "REST API of the target"))
+        conn_id = args.api_conn or API_CONN_ID
+        return AirflowApi.from_connection(get_connection(conn_id, purpose="REST API of the target"))
 
-    def work() -> int:
-        source = Path(args.source)
-        tmp: Path | None = None
-        try:
-            if not source.is_dir():
-                tmp = Path(tempfile.mkdtemp(prefix="platform-kit-import-"))
-                write_import_files(_open_document(args, args.source), tmp)
-                source = tmp
-            if args.via == "rest":
-                outcome = restore.import_with_rest(source, args.on_existing, api())
-            else:
-                outcome = restore.import_with_cli(source, args.on_existing)
-        finally:
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
-        print(json.dumps({"imported": outcome, "on_existing": args.on_existing}, sort_keys=True))
-        return 0
-
-    return _run(work)
+    source = Path(args.source)
+    tmp: Path | None = None
+    try:
+        if not source.is_dir():
+            tmp = Path(tempfile.mkdtemp(prefix="platform-kit-import-"))
+            write_import_files(_open_document(args, args.source), tmp)
+            source = tmp
+        if args.via == "rest":
+            outcome = restore.import_with_rest(source, args.on_existing, api())
+        else:
+            outcome = restore.import_with_cli(source, args.on_existing)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps({"imported": outcome, "on_existing": args.on_existing}, sort_keys=True))
+    return 0

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from platform_kit.dburl import secrets_of, url_from_connection
-from platform_kit.export.errors import ExportError
+from platform_kit.exceptions import ExportError
 from platform_kit.export.format import ConnectionLike, ExportContent, connection_entry, variable_entry
+from platform_kit.utils import scrub
 
 log = logging.getLogger(__name__)
 
@@ -168,9 +169,7 @@ def _run_cli(argv: list[str], env: dict[str, str], secrets: list[str], timeout: 
     if proc.returncode != 0:
         lines = [line for line in (proc.stderr or proc.stdout or "").splitlines() if line.strip()]
         last = lines[-1] if lines else f"exit code {proc.returncode}"
-        for secret in secrets:
-            last = last.replace(secret, "***")
-        raise ExportError(f"`{' '.join(argv[:3])}` failed: {last[:300]}")
+        raise ExportError(f"`{' '.join(argv[:3])}` failed: {scrub(last, secrets)[:300]}")
 
 
 def summarise_names(names: list[str]) -> dict[str, Any]:

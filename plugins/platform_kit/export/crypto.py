@@ -19,7 +19,7 @@ import os
 import secrets
 import zlib
 
-from platform_kit.export.errors import ExportError
+from platform_kit.exceptions import ExportDecryptionError, ExportKeyError
 
 MAGIC = b"PKEXP\x00\x01\x00"
 FLAG_ZLIB = 0x01
@@ -28,14 +28,6 @@ NONCE_BYTES = 12
 FINGERPRINT_BYTES = 16
 _HEADER_BYTES = len(MAGIC) + 1 + FINGERPRINT_BYTES + NONCE_BYTES
 _FINGERPRINT_CONTEXT = b"platform-kit export key fingerprint v1\x00"
-
-
-class ExportKeyError(ExportError):
-    """The key is missing, malformed, or not the one the file was encrypted with."""
-
-
-class ExportDecryptionError(ExportError):
-    """The file is not a platform-kit export, or it was damaged or tampered with."""
 
 
 def generate_key() -> str:

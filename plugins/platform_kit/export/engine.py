@@ -19,7 +19,7 @@ from platform_kit.export import crypto
 from platform_kit.export.collect import summarise_names
 from platform_kit.export.format import ExportContent, build_bundle
 from platform_kit.storage.manifest import new_set_id
-from platform_kit.summary import human_bytes
+from platform_kit.utils import human_bytes
 
 ENCRYPTED_NAME = "variables-connections.json.pkexp"
 PLAINTEXT_NAME = "variables-connections.json"

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from platform_kit.export.errors import ExportError
+from platform_kit.exceptions import ExportError
 
 FORMAT_NAME = "platform-kit-export"
 FORMAT_VERSION = 1

@@ -8,29 +8,23 @@ disaster is worthless. The CLI can also take it from an env var or a file for th
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from platform_kit.connections import get_connection
+from platform_kit.exceptions import ExportError
 from platform_kit.export.crypto import parse_key
-from platform_kit.export.errors import ExportError
-from platform_kit.export.lookup import lookup_connection
-
-DEFAULT_KEY_CONN_ID = "platform_kit_export_key"
 
 
-def key_from_connection(conn_id: str, get_connection: Callable[[str], Any] | None = None) -> bytes:
+def key_from_connection(conn_id: str) -> bytes:
     """Read the 32-byte key from the password of Connection ``conn_id``.
 
-    :param conn_id: the key Connection's id.
-    :param get_connection: looks a connection up (defaults to ``airflow.sdk.Connection.get``, which in a task
-        reads env vars, secrets backends and the metadata DB; outside a task, env vars and backends only).
-    :raises ExportError: the connection is missing, has no password, or the password is not a key.
+    :param conn_id: the key Connection's id (looked up with :func:`platform_kit.connections.get_connection`).
+    :raises ConnectionLookupError: the connection is missing.
+    :raises ExportKeyError: it has no password, or the password is not a key.
     """
-    conn = lookup_connection(
+    conn = get_connection(
         conn_id,
-        "export key",
-        get_connection,
+        purpose="export key",
         hint="create it with a key from `platform-kit export generate-key` as password, "
         "or set encrypt=false for a PLAINTEXT export",
     )

@@ -20,11 +20,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from platform_kit.exceptions import ExportError
 from platform_kit.export.api import AirflowApi
-from platform_kit.export.errors import ExportError
 from platform_kit.export.format import CONNECTIONS_FILE, VARIABLES_FILE, split_variable_entry
 
-ON_EXISTING = ("overwrite", "skip", "fail")
 BULK_CHUNK = 100
 
 

@@ -11,14 +11,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from platform_kit.adapters import fails_cleanly
+from platform_kit.connections import get_connection
+from platform_kit.exceptions import ExportError
 from platform_kit.export.collect import collect_connections, collect_variables, collect_via_cli
-from platform_kit.export.errors import ExportError
 from platform_kit.export.format import ExportContent
-from platform_kit.export.lookup import lookup_connection
+from platform_kit.settings import EXPORT_URL_VARIABLE
 
 log = logging.getLogger(__name__)
-
-EXPORT_URL_VARIABLE = "platform_kit_export_url"
 
 
 def collect_with_sdk(api_conn_id: str) -> ExportContent:
@@ -36,18 +36,18 @@ def collect_with_sdk(api_conn_id: str) -> ExportContent:
       logs a value, so the registration buys nothing here.
     """
     from airflow.sdk import Variable
-    from airflow.sdk.execution_time.secrets.execution_api import ExecutionAPISecretsBackend
 
     from platform_kit.export.api import AirflowApi
+    from platform_kit.version_compat import execution_api_secrets_backend
 
     started = time.monotonic()
-    api = AirflowApi.from_connection(lookup_connection(api_conn_id, "REST API service account"))
+    api = AirflowApi.from_connection(get_connection(api_conn_id, purpose="REST API service account"))
     api.login()
     connection_descriptions = api.connection_descriptions()
     variable_descriptions = api.variable_descriptions()
     keys = list(Variable.keys())
     listed = time.monotonic()
-    backend = ExecutionAPISecretsBackend()
+    backend = execution_api_secrets_backend()
     content = ExportContent()
     collect_variables(
         keys,
@@ -66,6 +66,7 @@ def collect_with_sdk(api_conn_id: str) -> ExportContent:
     return content
 
 
+@fails_cleanly
 def export_task(params: Mapping[str, Any]) -> dict[str, Any]:
     """Run one export from the DAG's Params; returns the summary for XCom (no values)."""
     from importlib.metadata import version
@@ -96,7 +97,7 @@ def export_task(params: Mapping[str, Any]) -> dict[str, Any]:
     def collect() -> ExportContent:
         if mode == "cli":
             metadb_id = params["metadb_conn_id"]
-            return collect_via_cli(lookup_connection(metadb_id, "metadata DB for cli mode"), metadb_id)
+            return collect_via_cli(get_connection(metadb_id, purpose="metadata DB for cli mode"), metadb_id)
         return collect_with_sdk(params["api_conn_id"])
 
     request = ExportRequest(

@@ -3,16 +3,16 @@
 Nothing here imports Airflow except :mod:`platform_kit.logcleanup.tasks`, the thin task adapter.
 """
 
-from platform_kit.logcleanup.engine import UnsafeRootError, clean_logs, validate_root
-from platform_kit.logcleanup.lock import LockBusyError
+from platform_kit.exceptions import LockBusyError, PolicyError, UnsafeRootError
+from platform_kit.logcleanup.engine import clean_logs
 from platform_kit.logcleanup.policy import (
-    PolicyError,
     RetentionPolicy,
     SizeCap,
     parse_dag_retention,
     parse_size,
 )
 from platform_kit.logcleanup.report import CleanupReport
+from platform_kit.logcleanup.roots import validate_root
 
 __all__ = [
     "CleanupReport",

@@ -10,18 +10,9 @@ import argparse
 import json
 import sys
 
-from platform_kit.cli import CommandError
-from platform_kit.logcleanup.engine import UnsafeRootError, clean_logs
-from platform_kit.logcleanup.lock import LockBusyError
-from platform_kit.logcleanup.policy import (
-    DEFAULT_MIN_AGE_MINUTES,
-    DEFAULT_RETENTION_DAYS,
-    DEFAULT_SIZE_FLOOR_HOURS,
-    PolicyError,
-    RetentionPolicy,
-    parse_dag_retention,
-    parse_size,
-)
+from platform_kit.defaults import LOG_MIN_AGE_MINUTES, LOG_RETENTION_DAYS, LOG_SIZE_FLOOR_HOURS
+from platform_kit.logcleanup.engine import clean_logs
+from platform_kit.logcleanup.policy import RetentionPolicy, parse_dag_retention, parse_size
 from platform_kit.summary import format_summary
 
 
@@ -41,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--retention-days",
         type=float,
         default=None,
-        help=f"delete logs older than this many days (default {DEFAULT_RETENTION_DAYS:g}, or 0 when only "
+        help=f"delete logs older than this many days (default {LOG_RETENTION_DAYS:g}, or 0 when only "
         "--retention-hours is given)",
     )
     clean.add_argument(
@@ -75,13 +66,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     clean.add_argument(
         "--size-floor-hours",
         type=float,
-        default=DEFAULT_SIZE_FLOOR_HOURS,
+        default=LOG_SIZE_FLOOR_HOURS,
         help="the size cap never deletes files younger than this (default %(default)g)",
     )
     clean.add_argument(
         "--min-age-minutes",
         type=float,
-        default=DEFAULT_MIN_AGE_MINUTES,
+        default=LOG_MIN_AGE_MINUTES,
         help="never delete files modified in the last N minutes, whatever else applies (default %(default)g)",
     )
     clean.add_argument("--dry-run", action="store_true", help="delete nothing; report what would be deleted")
@@ -98,7 +89,7 @@ def policy_from_args(args: argparse.Namespace) -> RetentionPolicy:
     """Build the policy from parsed options; raises :class:`PolicyError` on bad values."""
     days, hours = args.retention_days, args.retention_hours
     if days is None:
-        days = 0.0 if hours else DEFAULT_RETENTION_DAYS
+        days = 0.0 if hours else LOG_RETENTION_DAYS
     return RetentionPolicy(
         retention_days=days,
         retention_hours=hours or 0.0,
@@ -111,17 +102,13 @@ def policy_from_args(args: argparse.Namespace) -> RetentionPolicy:
 
 
 def _clean(args: argparse.Namespace) -> int:
-    try:
-        policy = policy_from_args(args)
-        report = clean_logs(
-            args.root,
-            policy,
-            dag_processor_folder=args.dag_processor_dir,
-            dry_run=args.dry_run,
-            allow_any_layout=args.allow_any_layout,
-        )
-    except (PolicyError, UnsafeRootError, LockBusyError) as exc:
-        raise CommandError(str(exc)) from exc
+    report = clean_logs(
+        args.root,
+        policy_from_args(args),
+        dag_processor_folder=args.dag_processor_dir,
+        dry_run=args.dry_run,
+        allow_any_layout=args.allow_any_layout,
+    )
     summary = report.as_dict()
     if args.json:
         json.dump(summary, sys.stdout, indent=2)

@@ -29,59 +29,21 @@ import contextlib
 import errno
 import math
 import os
-import pwd
-import re
 import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from platform_kit.exceptions import UnsafeRootError
 from platform_kit.logcleanup.lock import LOCK_FILE_NAME, root_lock
 from platform_kit.logcleanup.policy import HOUR, MINUTE, RetentionPolicy
 from platform_kit.logcleanup.report import DAG_PROCESSOR_KEY, OTHER_KEY, CleanupReport
+from platform_kit.logcleanup.roots import is_within, mount_points_under, validate_root
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
-# Never a log root, whatever a setting says.
-_SYSTEM_DIRS = frozenset(
-    {
-        "/",
-        "/bin",
-        "/boot",
-        "/dev",
-        "/etc",
-        "/home",
-        "/lib",
-        "/lib32",
-        "/lib64",
-        "/media",
-        "/mnt",
-        "/opt",
-        "/proc",
-        "/root",
-        "/run",
-        "/sbin",
-        "/srv",
-        "/sys",
-        "/tmp",
-        "/usr",
-        "/usr/local",
-        "/var",
-        "/var/lib",
-        "/var/log",
-        "/var/tmp",
-    }
-)
-_BASE_MARKERS = frozenset(
-    {"dag_processor", "dag_processor_manager", "scheduler", "executor_callbacks", LOCK_FILE_NAME}
-)
-_DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TRIGGER = ".trigger."
 DAG_PROCESSOR_DIR_NAMES = ("dag_processor", "scheduler")  # "scheduler" is the Airflow 2 location
-
-
-class UnsafeRootError(ValueError):
-    """The given root must not be cleaned; the message says why and what to pass instead."""
 
 
 @dataclass(frozen=True)
@@ -120,93 +82,6 @@ class _Frame:
         self.protected = False
         self.deferred: list[tuple[str, float, int]] | None = None
         self.busy: set[str] | None = None
-
-
-def _home_dirs() -> set[str]:
-    homes = {os.path.realpath(os.path.expanduser("~"))}  # noqa: PTH111
-    with contextlib.suppress(OSError):
-        homes.update(os.path.realpath(entry.pw_dir) for entry in pwd.getpwall() if entry.pw_dir)
-    homes.discard("/")
-    return homes
-
-
-def _is_within(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
-
-
-def _mount_points_under(roots: list[str]) -> set[str]:
-    """Mount points strictly below any of ``roots`` (from ``/proc/self/mountinfo``; empty elsewhere).
-
-    Bind mounts keep the device number, so comparing ``st_dev`` alone would walk into a bind mount of,
-    say, ``/home`` placed inside the log folder.
-    """
-    found: set[str] = set()
-    try:
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as mountinfo:
-            for line in mountinfo:
-                fields = line.split(" ")
-                if len(fields) < 5:
-                    continue
-                # Spaces, tabs, newlines and backslashes in mount points are octal-escaped.
-                point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
-                if any(point != root and _is_within(point, root) for root in roots):
-                    found.add(point)
-    except OSError:
-        pass
-    return found
-
-
-def _layout_kind(real: str) -> str | None:
-    """``"base"``, ``"dag_processor"``, ``"empty"`` or ``None`` when nothing looks like Airflow logs."""
-    seen_any = False
-    date_dirs = False
-    with os.scandir(real) as entries:
-        for entry in entries:
-            seen_any = True
-            name = entry.name
-            if name == "airflow.cfg":
-                return None  # AIRFLOW_HOME, not its log folder
-            if name.startswith("dag_id=") or name in _BASE_MARKERS:
-                return "base"
-            if name == "latest" or _DATE_DIR.match(name):
-                date_dirs = True
-    if date_dirs:
-        return "dag_processor"
-    return None if seen_any else "empty"
-
-
-def validate_root(path: str, *, allow_any_layout: bool = False) -> tuple[str, str]:
-    """Resolve ``path`` once and refuse roots that must never be cleaned.
-
-    A root that is itself a symlink is resolved here, once; below the root nothing is followed.
-
-    :param path: the configured log folder.
-    :param allow_any_layout: skip the "looks like an Airflow log folder" check (custom
-        ``log_filename_template``); ``/``, system and home directories are refused regardless.
-    :return: ``(real path, kind)`` where kind is ``"base"``, ``"dag_processor"`` or ``"empty"``.
-    :raises UnsafeRootError: with a one-line reason.
-    """
-    if not path or not str(path).strip():
-        raise UnsafeRootError("no log root given; pass the [logging] base_log_folder")
-    real = os.path.realpath(path)
-    if not os.path.isdir(real):  # noqa: PTH112
-        raise UnsafeRootError(f"log root {path} does not exist or is not a directory")
-    shown = path if real == os.path.abspath(path) else f"{path} (-> {real})"  # noqa: PTH100
-    if real in _SYSTEM_DIRS:
-        raise UnsafeRootError(f"refusing to clean {shown}: it is a system directory, not a log folder")
-    for home in _home_dirs():
-        if _is_within(home, real):
-            raise UnsafeRootError(f"refusing to clean {shown}: it is or contains the home directory {home}")
-    kind = _layout_kind(real)
-    if kind is None:
-        if not allow_any_layout:
-            raise UnsafeRootError(
-                f"refusing to clean {shown}: it does not look like an Airflow log folder (no dag_id=*, "
-                "dag_processor/ or YYYY-MM-DD/ entries); point at [logging] base_log_folder, or pass "
-                "--allow-any-layout for a custom log_filename_template"
-            )
-        kind = "base"
-    return real, kind
 
 
 class _Walker:
@@ -259,7 +134,7 @@ class _Walker:
                 if not stat.S_ISLNK(os.lstat(link).st_mode):
                     continue
                 target = os.path.realpath(link)
-                if not _is_within(target, real_root):
+                if not is_within(target, real_root):
                     continue
                 info = os.stat(target)  # noqa: PTH116 - follows the link on purpose, target is inside root
             except OSError:
@@ -548,10 +423,10 @@ def clean_logs(
         processor = os.path.realpath(dag_processor_folder)
         if os.path.isdir(processor):  # noqa: PTH112 - it may not exist yet on a fresh install
             latest_dirs.append(processor)
-            if _is_within(processor, base) and processor not in _mount_points_under([base]):
+            if is_within(processor, base) and processor not in mount_points_under([base]):
                 info = os.stat(processor)  # noqa: PTH116
                 walker.dag_processor_inodes.add((info.st_dev, info.st_ino))
-            elif processor != base and _is_within(base, processor):
+            elif processor != base and is_within(base, processor):
                 raise UnsafeRootError(
                     f"the dag-processor log folder {processor} contains the base log folder {base}; "
                     "point them at separate folders"
@@ -561,8 +436,8 @@ def clean_logs(
                 roots.append((processor, walker.dag_processor_ctx))
                 report.roots.append(processor)
     for real_root, _ in roots:
-        walker.protect_latest_links(real_root, [d for d in latest_dirs if _is_within(d, real_root)])
-    for point in _mount_points_under([real_root for real_root, _ in roots]):
+        walker.protect_latest_links(real_root, [d for d in latest_dirs if is_within(d, real_root)])
+    for point in mount_points_under([real_root for real_root, _ in roots]):
         with contextlib.suppress(OSError):
             info = os.stat(point)  # noqa: PTH116 - a mount point path, resolved by the kernel
             walker.mount_inodes.add((info.st_dev, info.st_ino))

@@ -13,11 +13,9 @@ import fcntl
 import os
 from collections.abc import Iterator
 
+from platform_kit.exceptions import LockBusyError
+
 LOCK_FILE_NAME = ".platform-kit-log-cleanup.lock"
-
-
-class LockBusyError(RuntimeError):
-    """Another cleanup holds the lock on the same log root."""
 
 
 @contextlib.contextmanager

@@ -14,21 +14,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from platform_kit.defaults import LOG_MIN_AGE_MINUTES, LOG_RETENTION_DAYS, LOG_SIZE_FLOOR_HOURS
+from platform_kit.exceptions import PolicyError
+
 DAY = 86_400.0
 HOUR = 3_600.0
 MINUTE = 60.0
 
-DEFAULT_RETENTION_DAYS = 30.0
-DEFAULT_MIN_AGE_MINUTES = 60.0
-DEFAULT_SIZE_FLOOR_HOURS = 24.0
 
 _SIZE_UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
 _PERCENT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
-
-
-class PolicyError(ValueError):
-    """A policy value that cannot be used; the message says which one and what is allowed."""
 
 
 @dataclass(frozen=True)
@@ -126,13 +122,13 @@ class RetentionPolicy:
         policy says (also applies to empty directories).
     """
 
-    retention_days: float = DEFAULT_RETENTION_DAYS
+    retention_days: float = LOG_RETENTION_DAYS
     retention_hours: float = 0.0
     dag_retention_days: Mapping[str, float] = field(default_factory=dict)
     dag_processor_retention_days: float | None = None
     max_size: SizeCap | None = None
-    size_floor_hours: float = DEFAULT_SIZE_FLOOR_HOURS
-    min_age_minutes: float = DEFAULT_MIN_AGE_MINUTES
+    size_floor_hours: float = LOG_SIZE_FLOOR_HOURS
+    min_age_minutes: float = LOG_MIN_AGE_MINUTES
 
     def __post_init__(self) -> None:
         _check_number("retention days", self.retention_days)

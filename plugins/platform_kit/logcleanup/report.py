@@ -88,7 +88,7 @@ class CleanupReport:
 
     def outcome_line(self) -> str:
         """One line for humans: what happened and, on errors, what to look at."""
-        from platform_kit.summary import human_bytes
+        from platform_kit.utils import human_bytes
 
         verb = "would delete" if self.dry_run else "deleted"
         line = (

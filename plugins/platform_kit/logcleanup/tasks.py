@@ -1,6 +1,6 @@
 """The log cleanup DAG's task: reads Airflow's log settings at run time and drives the engine.
 
-Only configuration is read here (``airflow.sdk.conf``), never the metadata DB, so it works under
+Only configuration is read here (Airflow's ``conf``), never the metadata DB, so it works under
 Airflow 3's task DB isolation. The folders are read when the task runs, on the worker that runs it, so
 each worker cleans what *its* configuration points at.
 """
@@ -12,38 +12,22 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from platform_kit.logcleanup.engine import UnsafeRootError, clean_logs
-from platform_kit.logcleanup.lock import LockBusyError
-from platform_kit.logcleanup.policy import PolicyError, RetentionPolicy, parse_dag_retention, parse_size
+from platform_kit.adapters import task_failures
+from platform_kit.exceptions import LogCleanupError
+from platform_kit.logcleanup.engine import clean_logs
+from platform_kit.logcleanup.policy import RetentionPolicy, parse_dag_retention, parse_size
 
 log = logging.getLogger(__name__)
-
-QUEUES_OPTION = ("platform_kit", "log_cleanup_queues")
-
-
-class LogCleanupError(RuntimeError):
-    """The run could not start or finished with errors; the message is one actionable line."""
 
 
 def configured_log_folders() -> tuple[str, str | None]:
     """``[logging] base_log_folder`` and ``dag_processor_child_process_log_directory`` of this worker."""
-    from airflow.sdk import conf
+    from platform_kit.version_compat import airflow_conf
 
+    conf = airflow_conf()
     base = conf.get("logging", "base_log_folder")
     processor = conf.get("logging", "dag_processor_child_process_log_directory", fallback=None)
     return base, processor or None
-
-
-def configured_queues() -> list[str]:
-    """Celery queues to fan out to, from ``[platform_kit] log_cleanup_queues`` (comma-separated).
-
-    Read at parse time by the DAG file (configuration only, no DB): a task's queue is fixed when the
-    DAG is parsed, so it cannot come from a run-time Param.
-    """
-    from airflow.sdk import conf
-
-    raw = conf.get(*QUEUES_OPTION, fallback="") or ""
-    return [queue.strip() for queue in raw.split(",") if queue.strip()]
 
 
 def policy_from_params(params: Mapping[str, Any]) -> RetentionPolicy:
@@ -64,23 +48,26 @@ def clean_logs_task(params: Mapping[str, Any], queue: str | None = None) -> dict
 
     :param params: the run's Params (see the DAG's doc).
     :param queue: the Celery queue this task was routed to, recorded in the summary.
-    :raises LogCleanupError: bad Params, unsafe root, another cleanup running, or (with
+    :raises AirflowFailException: bad Params, unsafe root, another cleanup running, or (with
         ``fail_on_errors``) files that could not be deleted; the summary is logged and pushed first.
     """
+    with task_failures():
+        return _clean_logs(params, queue)
+
+
+def _clean_logs(params: Mapping[str, Any], queue: str | None) -> dict[str, Any]:
     from platform_kit.summary import report
 
     base, processor = configured_log_folders()
-    try:
-        policy = policy_from_params(params)
-        result = clean_logs(base, policy, dag_processor_folder=processor, dry_run=bool(params["dry_run"]))
-    except (PolicyError, UnsafeRootError, LockBusyError) as exc:
-        raise LogCleanupError(str(exc)) from None
+    policy = policy_from_params(params)
+    result = clean_logs(base, policy, dag_processor_folder=processor, dry_run=bool(params["dry_run"]))
     summary = {"host": socket.gethostname(), **({"queue": queue} if queue else {}), **result.as_dict()}
     summary = report(result.title(), summary, slack_conn_id=params.get("slack_conn_id") or None, logger=log)
     log.info("%s", result.outcome_line())
     if result.errors and params.get("fail_on_errors", True):
         from airflow.sdk import get_current_context
 
+        # The task fails, so it returns nothing: keep the summary where the UI shows it anyway.
         get_current_context()["ti"].xcom_push(key="summary", value=summary)
         raise LogCleanupError(
             f"log cleanup finished with {result.errors} errors (first: {result.error_samples[0]}); "

@@ -29,15 +29,14 @@ Heavy SDKs (boto3, google-cloud-storage, providers) are imported only when a sto
 
 from __future__ import annotations
 
+from platform_kit.exceptions import StorageError
 from platform_kit.storage.base import ObjectInfo, ObjectStore, ObjectWriter
 from platform_kit.storage.clients import (
     gcs_client,
-    get_connection,
     open_store,
     resolve_destination,
     s3_client,
 )
-from platform_kit.storage.errors import StorageError
 from platform_kit.storage.manifest import (
     MANIFEST_NAME,
     BackupSet,
@@ -67,7 +66,6 @@ __all__ = [
     "build_manifest",
     "delete_set",
     "gcs_client",
-    "get_connection",
     "is_verified",
     "list_sets",
     "new_set_id",

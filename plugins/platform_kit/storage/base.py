@@ -16,8 +16,9 @@ from datetime import datetime
 from types import TracebackType
 from typing import BinaryIO, Protocol
 
-from platform_kit.storage.errors import StorageError
+from platform_kit.exceptions import StorageError
 from platform_kit.storage.url import StorageURL
+from platform_kit.utils import one_line
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +201,3 @@ class ObjectStore(ABC):
                 digest.update(chunk)
                 size += len(chunk)
         return digest.hexdigest(), size
-
-
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:300] or type(exc).__name__

@@ -16,44 +16,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from platform_kit.storage.base import ObjectStore, one_line
-from platform_kit.storage.errors import StorageError
+from platform_kit.connections import AWS_CONN_TYPES, GOOGLE_CONN_TYPES, get_connection
+from platform_kit.defaults import AWS_CONN_ID, GOOGLE_CONN_ID
+from platform_kit.exceptions import StorageError
+from platform_kit.storage.base import ObjectStore
 from platform_kit.storage.url import StorageURL, parse_url
-
-AWS_CONN_TYPES = ("aws", "s3")
-GOOGLE_CONN_TYPES = ("google_cloud_platform", "gcpssh")
-
-
-def get_connection(conn_id: str, expected_types: tuple[str, ...], *, required: bool = True) -> Any | None:
-    """Look an Airflow connection up and check its type.
-
-    :param conn_id: the connection id.
-    :param expected_types: accepted ``conn_type`` values; the first is named in errors.
-    :param required: when False a missing connection returns ``None`` instead of raising.
-    :raises StorageError: missing (if required) or of another type.
-    """
-    from airflow.sdk.bases.hook import BaseHook
-
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except Exception as exc:
-        if not required and type(exc).__name__ == "AirflowNotFoundException":
-            return None
-        raise StorageError(
-            f"connection {conn_id!r} not found ({one_line(exc)}); create it with conn type "
-            f"{expected_types[0]!r} or pass another conn id"
-        ) from exc
-    conn_type = (conn.conn_type or "").lower()
-    if conn_type not in expected_types:
-        raise StorageError(
-            f"connection {conn_id!r} has conn type {conn.conn_type!r}, expected {expected_types[0]!r}; "
-            "fix the connection or pass the right conn id"
-        )
-    return conn
 
 
 def s3_client(
-    aws_conn_id: str | None = "aws_default", *, request_checksum_calculation: str | None = None
+    aws_conn_id: str | None = AWS_CONN_ID, *, request_checksum_calculation: str | None = None
 ) -> Any:
     """A boto3 S3 client for ``aws_conn_id`` (``None``: boto3's default credential chain).
 
@@ -80,7 +51,7 @@ def s3_client(
     return hook.get_client_type(config=config)
 
 
-def gcs_client(google_conn_id: str | None = "google_cloud_default") -> Any:
+def gcs_client(google_conn_id: str | None = GOOGLE_CONN_ID) -> Any:
     """A ``google.cloud.storage.Client`` for ``google_conn_id``, or for the emulator it names."""
     from google.cloud import storage
 
@@ -107,11 +78,14 @@ def gcs_client(google_conn_id: str | None = "google_cloud_default") -> Any:
     return GCSHook(gcp_conn_id=google_conn_id).get_conn()
 
 
-def resolve_destination(param: str | None, variable_key: str) -> str:
+def resolve_destination(param: str | None, variable_key: str, *, param_name: str = "destination") -> str:
     """The destination URL of a run: the Param if set, else the Airflow Variable ``variable_key``.
 
     Call it inside a task (never at parse time) so the Variable is read when the run starts.
 
+    :param param: the Param's value (blank or ``None`` = use the Variable).
+    :param variable_key: the Variable holding the default destination.
+    :param param_name: the Param's name, for the error message.
     :raises StorageError: neither is set.
     """
     if param and param.strip():
@@ -121,7 +95,7 @@ def resolve_destination(param: str | None, variable_key: str) -> str:
     value = Variable.get(variable_key, default=None)
     if not value or not str(value).strip():
         raise StorageError(
-            f"no destination: set the destination Param or the Variable {variable_key} "
+            f"no destination: set the {param_name} Param or the Variable {variable_key} "
             "(e.g. s3://bucket/prefix or gs://bucket/prefix)"
         )
     return str(value).strip()
@@ -130,8 +104,8 @@ def resolve_destination(param: str | None, variable_key: str) -> str:
 def open_store(
     url: str | StorageURL,
     *,
-    aws_conn_id: str | None = "aws_default",
-    google_conn_id: str | None = "google_cloud_default",
+    aws_conn_id: str | None = AWS_CONN_ID,
+    google_conn_id: str | None = GOOGLE_CONN_ID,
     request_checksum_calculation: str | None = None,
 ) -> tuple[ObjectStore, StorageURL]:
     """The store for ``url`` and the parsed URL, e.g. ``store, dest = open_store("s3://b/metadb")``.

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from platform_kit.exceptions import StorageError
 from platform_kit.storage.base import ObjectInfo, ObjectStore
-from platform_kit.storage.errors import StorageError
 from platform_kit.storage.url import StorageURL
 
 MANIFEST_NAME = "manifest.json"

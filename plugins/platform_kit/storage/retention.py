@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from platform_kit.defaults import KEEP_DAILY, KEEP_MONTHLY, KEEP_WEEKLY
 from platform_kit.storage.base import ObjectStore
 from platform_kit.storage.manifest import BackupSet, delete_set, list_sets
 from platform_kit.storage.url import StorageURL
@@ -25,9 +26,9 @@ from platform_kit.storage.url import StorageURL
 class RetentionPolicy:
     """How many of the newest days, ISO weeks and months keep their newest backup. All ``>= 0``."""
 
-    daily: int = 7
-    weekly: int = 4
-    monthly: int = 6
+    daily: int = KEEP_DAILY
+    weekly: int = KEEP_WEEKLY
+    monthly: int = KEEP_MONTHLY
 
     def __post_init__(self) -> None:
         for name in ("daily", "weekly", "monthly"):

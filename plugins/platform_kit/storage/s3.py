@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO
 
-from platform_kit.storage.base import MiB, ObjectInfo, ObjectStore, ObjectWriter, one_line
-from platform_kit.storage.errors import StorageError
+from platform_kit.exceptions import StorageError
+from platform_kit.storage.base import MiB, ObjectInfo, ObjectStore, ObjectWriter
+from platform_kit.utils import one_line
 
 log = logging.getLogger(__name__)
 

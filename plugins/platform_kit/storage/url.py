@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from platform_kit.storage.errors import StorageError
+from platform_kit.exceptions import StorageError
 
 SCHEMES = ("s3", "gs")
 

@@ -1,6 +1,7 @@
 """Child-process side of the DB cleanup: runs core's ``airflow db clean`` engine and reports per table.
 
-Started by :mod:`platform_kit.dbclean.engine` as ``python -m platform_kit.dbclean._driver RESULT_PATH`` with
+Started by :class:`~platform_kit.dbclean.launcher.ChildLauncher` as ``python -m platform_kit.dbclean.child
+RESULT_PATH`` with
 a JSON request on stdin and ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` set to the real metadata DB. It is a
 separate interpreter on purpose: an Airflow 3 task process has its ORM blocked, and this process is where
 the documented opt-in URL override applies.
@@ -26,12 +27,8 @@ import traceback
 from datetime import datetime
 from typing import Any
 
-
-def _one_line(exc: BaseException) -> str:
-    """The database's own message when there is one, on a single line."""
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-    return f"{text} ({type(orig).__module__}.{type(orig).__name__})"
+from platform_kit.utils import one_line
+from platform_kit.version_compat import create_session, db_cleanup_module, settings_engine
 
 
 def _sqlstate(exc: BaseException) -> str | None:
@@ -72,7 +69,7 @@ class _Observer:
                 original(**kwargs)
             except BaseException as exc:
                 entry["status"] = "failed"
-                entry["error"] = _one_line(exc)
+                entry["error"] = one_line(exc, with_type=True)
                 entry["sqlstate"] = _sqlstate(exc)
                 raise
             else:
@@ -136,7 +133,7 @@ def _database_size(session) -> int | None:
 
 def _archive_tables(session, tables: list[str] | None) -> dict[str, int]:
     """Archive tables core would export/drop for ``tables``, with their row counts."""
-    from airflow.utils import db_cleanup as core
+    core = db_cleanup_module()
     from sqlalchemy import text
 
     names = core._get_archived_table_names(tables, session)
@@ -144,7 +141,7 @@ def _archive_tables(session, tables: list[str] | None) -> dict[str, int]:
 
 
 def _known(tables: list[str]) -> list[str]:
-    from airflow.utils import db_cleanup as core
+    core = db_cleanup_module()
 
     return [t for t in tables if t in core.config_dict]
 
@@ -156,11 +153,10 @@ def _unfilterable(tables: list[str]) -> dict[str, str]:
     for every DAG), and 3.3.2 configures one for some tables that do not have it (the query fails).
     Neither is what someone asking for "only these DAGs" wants, so such tables are skipped.
     """
-    from airflow import settings
-    from airflow.utils import db_cleanup as core
+    core = db_cleanup_module()
     from sqlalchemy import inspect
 
-    inspector = inspect(settings.engine)
+    inspector = inspect(settings_engine())
     existing = set(inspector.get_table_names())
     skip = {}
     for table in tables:
@@ -177,9 +173,7 @@ def _unfilterable(tables: list[str]) -> dict[str, str]:
 
 
 def clean(request: dict[str, Any]) -> dict[str, Any]:
-    from airflow import settings
-    from airflow.utils import db_cleanup as core
-    from airflow.utils.session import create_session
+    core = db_cleanup_module()
     from sqlalchemy import event
 
     requested: list[str] = request["tables"]
@@ -200,8 +194,8 @@ def clean(request: dict[str, Any]) -> dict[str, Any]:
 
     core._cleanup_table = observer.wrap_cleanup_table(core._cleanup_table)
     core._check_for_rows = observer.wrap_check_for_rows(core._check_for_rows)
-    event.listen(settings.engine, "before_cursor_execute", observer.before_cursor_execute)
-    event.listen(settings.engine, "after_cursor_execute", observer.after_cursor_execute)
+    event.listen(settings_engine(), "before_cursor_execute", observer.before_cursor_execute)
+    event.listen(settings_engine(), "after_cursor_execute", observer.after_cursor_execute)
 
     started = time.monotonic()
     error: str | None = None
@@ -222,10 +216,10 @@ def clean(request: dict[str, Any]) -> dict[str, Any]:
         # Raised by core after all tables ran when any of them failed; the per-table causes are
         # already recorded by the observer.
         if not any(t["status"] == "failed" for t in observer.tables.values()):
-            error = _one_line(exc)
+            error = one_line(exc, with_type=True)
     except Exception as exc:
         # Anything core does not swallow (e.g. a foreign-key violation) aborts the whole run.
-        error = _one_line(exc)
+        error = one_line(exc, with_type=True)
         traceback.print_exc()
     result["seconds"] = round(time.monotonic() - started, 3)
     completed = error is None
@@ -251,8 +245,7 @@ def export(request: dict[str, Any]) -> dict[str, Any]:
     import csv
     from pathlib import Path
 
-    from airflow.utils import db_cleanup as core
-    from airflow.utils.session import create_session
+    core = db_cleanup_module()
 
     tables = _known(request["tables"])
     out = Path(request["output_path"])
@@ -276,8 +269,7 @@ def export(request: dict[str, Any]) -> dict[str, Any]:
 
 def drop(request: dict[str, Any]) -> dict[str, Any]:
     """Drop archive tables with core's ``drop_archived_tables``, only if each one was exported."""
-    from airflow.utils import db_cleanup as core
-    from airflow.utils.session import create_session
+    core = db_cleanup_module()
 
     tables = _known(request["tables"])
     allowed = set(request["exported"])
@@ -293,7 +285,6 @@ def drop(request: dict[str, Any]) -> dict[str, Any]:
 
 def sizes(request: dict[str, Any]) -> dict[str, Any]:
     """Current DB size and archive tables (used by the preflight)."""
-    from airflow.utils.session import create_session
 
     with create_session() as session:
         return {"db_size": _database_size(session), "archives_present": _archive_tables(session, None)}
@@ -311,11 +302,13 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         from sqlalchemy.exc import OperationalError
 
-        # An unreachable DB or a refused login is an expected failure: the parent's one line says it
-        # all. Anything else is a bug worth its traceback.
-        if not isinstance(exc, OperationalError):
+        from platform_kit.exceptions import PlatformKitError
+
+        # An unreachable DB, a refused login or an Airflow version whose internals moved is an expected
+        # failure: the parent's one line says it all. Anything else is a bug worth its traceback.
+        if not isinstance(exc, (OperationalError, PlatformKitError)):
             traceback.print_exc()
-        result = {"error": _one_line(exc), "fatal": True}
+        result = {"error": one_line(exc, with_type=True), "fatal": True}
         code = 1
     with open(result_path, "w") as handle:
         json.dump(result, handle)

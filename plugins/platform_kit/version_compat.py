@@ -1,0 +1,219 @@
+"""Everything that differs between Airflow versions, and every Airflow internal the kit touches.
+
+Modelled on the providers' ``version_compat.py``: the rest of the kit imports Airflow's *public* API
+(``airflow.sdk``, providers) directly, and reaches anything private or version-dependent only through
+the functions below. Each accessor imports lazily (DAG files stay cheap), checks that what it returns
+still has the shape the kit relies on, and otherwise raises :class:`AirflowCompatError` naming the
+feature, the Airflow version and what to do, before the feature does anything.
+
+``tests/unit/test_version_compat.py`` calls every accessor on each supported Airflow version.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from platform_kit.exceptions import AirflowCompatError
+
+
+def _base_version(text: str) -> tuple[int, int, int]:
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit()) or "0"
+        parts.append(int(digits))
+    while len(parts) < 3:
+        parts.append(0)
+    return parts[0], parts[1], parts[2]
+
+
+@functools.cache
+def airflow_version_text() -> str:
+    """The installed Airflow version (``apache-airflow-core``, which every Airflow 3 has)."""
+    for dist in ("apache-airflow-core", "apache-airflow"):
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            continue
+    return "0"
+
+
+AIRFLOW_VERSION = _base_version(airflow_version_text())
+AIRFLOW_V_3_2_PLUS = AIRFLOW_VERSION >= (3, 2, 0)
+AIRFLOW_V_3_3_PLUS = AIRFLOW_VERSION >= (3, 3, 0)
+
+
+def moved(feature: str, what: str, fix: str = "") -> AirflowCompatError:
+    """The one-line error for an internal that is missing or changed in this Airflow version."""
+    return AirflowCompatError(
+        f"{feature} is not supported on Airflow {airflow_version_text()}: {what}; "
+        + (fix or "use an Airflow version the kit supports (see the README's compatibility table)")
+    )
+
+
+def require_airflow(minimum: tuple[int, int, int], feature: str) -> None:
+    """Raise :class:`AirflowCompatError` when ``feature`` needs a newer Airflow than this one."""
+    if minimum > AIRFLOW_VERSION:
+        wanted = ".".join(map(str, minimum))
+        raise moved(feature, f"it needs Airflow {wanted} or newer", f"upgrade Airflow to {wanted}+")
+
+
+# --- Configuration -----------------------------------------------------------------------------------------
+
+
+def airflow_conf() -> Any:
+    """Airflow's configuration parser, as the running process sees it (public on every version)."""
+    from airflow.configuration import conf
+
+    return conf
+
+
+# --- Processes and the metadata DB -------------------------------------------------------------------------
+
+
+def in_task_process() -> bool:
+    """True inside a task (or any process Airflow runs through its supervisor comms)."""
+    try:
+        from airflow.sdk.execution_time import task_runner
+    except ImportError:
+        return False
+    return getattr(task_runner, "SUPERVISOR_COMMS", None) is not None
+
+
+def metastore_connection(conn_id: str) -> Any | None:
+    """Connection ``conn_id`` read from the metadata DB itself, or ``None`` when it is not there.
+
+    Only for processes that hold a real DB URL (an operator's shell on an Airflow host); a task must go
+    through the Task SDK. Errors reaching the DB propagate to the caller.
+    """
+    try:
+        from airflow.secrets.metastore import MetastoreBackend
+    except ImportError as exc:
+        raise moved(
+            "connection lookup in the metadata DB", f"cannot import MetastoreBackend ({exc})"
+        ) from None
+    return MetastoreBackend().get_connection(conn_id)
+
+
+def not_found_errors() -> tuple[type[BaseException], ...]:
+    """The exception classes Airflow raises for a connection or variable that does not exist."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    classes: list[type[BaseException]] = [AirflowNotFoundException]
+    try:
+        from airflow.exceptions import AirflowNotFoundException as CoreNotFound
+
+        if CoreNotFound is not AirflowNotFoundException:
+            classes.append(CoreNotFound)
+    except ImportError:
+        pass
+    return tuple(classes)
+
+
+def fail_exception() -> type[BaseException]:
+    """The exception that fails a task at once, without retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    return AirflowFailException
+
+
+# --- Secrets masking ---------------------------------------------------------------------------------------
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret Airflow's masker knows replaced (best effort: unchanged on failure)."""
+    try:
+        from airflow.sdk._shared.secrets_masker import redact as masker_redact
+    except ImportError:
+        return text
+    try:
+        return str(masker_redact(text))
+    except Exception:  # the masker is best effort; never lose an alert over it
+        return text
+
+
+def mask_secret(value: Any) -> None:
+    """Register ``value`` with Airflow's masker so it never appears in task or component logs."""
+    from airflow.sdk.log import mask_secret as sdk_mask_secret
+
+    sdk_mask_secret(value)
+
+
+# --- Task runtime (alerts) ---------------------------------------------------------------------------------
+
+
+def runtime_task_instance() -> Any:
+    """The Task SDK's ``RuntimeTaskInstance`` class (its ``get_task_states`` asks the Execution API)."""
+    try:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+    except ImportError as exc:
+        raise moved(
+            "recovery and run-state lookups in alerts", f"RuntimeTaskInstance moved ({exc})"
+        ) from None
+    if not hasattr(RuntimeTaskInstance, "get_task_states"):
+        raise moved("recovery and run-state lookups in alerts", "RuntimeTaskInstance.get_task_states is gone")
+    return RuntimeTaskInstance
+
+
+def explicit_operator_kwargs(task: Any) -> dict[str, Any] | None:
+    """The keyword arguments a task was created with (``None`` when this Airflow does not keep them).
+
+    The alerting policy uses it to tell ``retries`` set explicitly (even to 0) from the default.
+    """
+    return getattr(task, "_BaseOperator__init_kwargs", None)
+
+
+# --- Export ------------------------------------------------------------------------------------------------
+
+
+def execution_api_secrets_backend() -> Any:
+    """The Task SDK's metadata-DB secrets backend, as a worker reaches it (export ``sdk`` mode)."""
+    try:
+        from airflow.sdk.execution_time.secrets.execution_api import ExecutionAPISecretsBackend
+    except ImportError as exc:
+        raise moved(
+            "export in sdk mode", f"ExecutionAPISecretsBackend moved ({exc})", "use mode=cli"
+        ) from None
+    return ExecutionAPISecretsBackend()
+
+
+# --- Metadata DB cleanup (runs in a child process that holds a real DB URL) --------------------------------
+
+
+def db_cleanup_module() -> Any:
+    """``airflow.utils.db_cleanup``, checked for the private functions the cleanup driver wraps."""
+    from airflow.utils import db_cleanup
+
+    needed = (
+        "run_cleanup",
+        "export_archived_records",
+        "drop_archived_tables",
+        "config_dict",
+        "_cleanup_table",
+        "_check_for_rows",
+        "_effective_table_names",
+        "_get_archived_table_names",
+    )
+    missing = [name for name in needed if not hasattr(db_cleanup, name)]
+    if missing:
+        raise moved(
+            "metadata DB cleanup",
+            f"airflow.utils.db_cleanup lacks {', '.join(missing)}",
+            "run `airflow db clean` by hand until the kit supports this version",
+        )
+    return db_cleanup
+
+
+def create_session() -> Any:
+    """Airflow's own session factory (the cleanup driver's child process, which holds a real DB URL)."""
+    from airflow.utils.session import create_session as airflow_create_session
+
+    return airflow_create_session()
+
+
+def settings_engine() -> Any:
+    """Airflow's SQLAlchemy engine in a process configured with a real DB URL."""
+    from airflow import settings
+
+    return settings.engine

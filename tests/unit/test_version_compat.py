@@ -1,0 +1,73 @@
+"""Every Airflow internal the kit touches, reached through ``version_compat`` on the installed Airflow.
+
+The version matrix runs this module on each supported minor: a name that moved fails here, not as a
+wrong result in production.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from platform_kit import version_compat
+from platform_kit.exceptions import AirflowCompatError
+
+pytestmark = pytest.mark.unit
+
+
+def test_the_installed_airflow_is_a_supported_minor():
+    assert version_compat.AIRFLOW_VERSION[:2] in {(3, 1), (3, 2), (3, 3)}, (
+        version_compat.airflow_version_text()
+    )
+
+
+def test_configuration_and_process_helpers_work():
+    conf = version_compat.airflow_conf()
+    assert conf.get("core", "dags_folder")
+    assert version_compat.in_task_process() is False
+    assert issubclass(version_compat.fail_exception(), BaseException)
+    not_found = version_compat.not_found_errors()
+    assert not_found and all(issubclass(cls, BaseException) for cls in not_found)
+
+
+def test_secrets_masker_redacts_a_registered_secret():
+    version_compat.mask_secret("s3cr3t-value-for-the-test")
+    assert "s3cr3t-value-for-the-test" not in version_compat.redact("token s3cr3t-value-for-the-test here")
+
+
+def test_task_runtime_and_export_internals_import():
+    runtime = version_compat.runtime_task_instance()
+    assert callable(runtime.get_task_states)
+    backend = version_compat.execution_api_secrets_backend()
+    assert callable(backend.get_connection) and callable(backend.get_variable)
+
+
+def test_db_cleanup_internals_have_the_shape_the_driver_wraps():
+    core = version_compat.db_cleanup_module()
+    for name in ("_cleanup_table", "_check_for_rows", "_effective_table_names", "_get_archived_table_names"):
+        assert callable(getattr(core, name)), name
+    assert "orm_model" in inspect.signature(core._cleanup_table).parameters
+    assert "query" in inspect.signature(core._check_for_rows).parameters
+
+
+def test_metastore_backend_is_importable():
+    from airflow.secrets.metastore import MetastoreBackend
+
+    assert callable(MetastoreBackend().get_connection)
+
+
+def test_a_missing_internal_fails_in_one_line_naming_feature_version_and_fix():
+    error = version_compat.moved("metadata DB cleanup", "airflow.utils.db_cleanup lacks _cleanup_table")
+    message = str(error)
+    assert isinstance(error, AirflowCompatError)
+    assert "\n" not in message
+    assert message.startswith("metadata DB cleanup is not supported on Airflow ")
+    assert version_compat.airflow_version_text() in message
+    assert "compatibility table" in message
+
+
+def test_require_airflow_refuses_an_older_version():
+    version_compat.require_airflow((3, 0, 0), "anything")
+    with pytest.raises(AirflowCompatError, match=r"needs Airflow 99\.0\.0 or newer"):
+        version_compat.require_airflow((99, 0, 0), "a future feature")
