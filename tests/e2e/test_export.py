@@ -165,7 +165,7 @@ def test_plaintext_export_needs_the_param_and_says_so(twin):
         (
             {"key_conn_id": "pk_e2e_missing_key"},
             None,
-            "connection 'pk_e2e_missing_key' (export key) does not exist",
+            "connection 'pk_e2e_missing_key' (export key) not found: create it with a key from",
         ),
         (
             {"key_conn_id": "pk_e2e_bad_key"},
