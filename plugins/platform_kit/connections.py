@@ -7,6 +7,8 @@
    Airflow host directly, when this process is configured with a real metadata DB (``airflow connections
    get`` sees the same). A shell without Airflow's configuration never touches a database.
 
+:func:`aget_connection` is the same lookup for code on an event loop (the triggerer).
+
 "Not found" is recognised by exception type, never by name. A connection that exists with another type
 is an error that names both types.
 """
@@ -63,10 +65,7 @@ def _lookup(conn_id: str) -> tuple[Any | None, str | None]:
     except not_found_errors():
         pass
     except Exception as exc:
-        raise ConnectionLookupError(
-            f"connection {conn_id!r} could not be read: {one_line(exc)}; check the secrets backend and "
-            "the connection's fields"
-        ) from None
+        raise _unreadable(conn_id, exc) from None
     if not metadata_db_configured():
         return None, None
     try:
@@ -93,8 +92,53 @@ def get_connection(
         of the wrong type still raises).
     :raises ConnectionLookupError: missing (if required) or of another type; one line with the fix.
     """
-    what = f"connection {conn_id!r}" + (f" ({purpose})" if purpose else "")
     conn, db_problem = _lookup(conn_id)
+    return _checked(conn, conn_id, conn_types, purpose, hint, required, db_problem)
+
+
+async def aget_connection(
+    conn_id: str,
+    conn_types: tuple[str, ...] = (),
+    *,
+    purpose: str = "",
+    hint: str = "",
+    required: bool = True,
+) -> Any | None:
+    """:func:`get_connection` for code on an event loop (the triggerer's Deadline Alert callbacks).
+
+    Same search and checks, without blocking the loop (see
+    :func:`platform_kit.version_compat.aget_sdk_connection`). It never reads the metadata DB itself:
+    processes with an event loop are the triggerer and tasks, which reach it through the Execution API.
+    """
+    from platform_kit.version_compat import aget_sdk_connection, not_found_errors
+
+    try:
+        conn = await aget_sdk_connection(conn_id)
+    except not_found_errors():
+        conn = None
+    except Exception as exc:
+        raise _unreadable(conn_id, exc) from None
+    return _checked(conn, conn_id, conn_types, purpose, hint, required, None)
+
+
+def _unreadable(conn_id: str, exc: BaseException) -> ConnectionLookupError:
+    return ConnectionLookupError(
+        f"connection {conn_id!r} could not be read: {one_line(exc)}; check the secrets backend and "
+        "the connection's fields"
+    )
+
+
+def _checked(
+    conn: Any | None,
+    conn_id: str,
+    conn_types: tuple[str, ...],
+    purpose: str,
+    hint: str,
+    required: bool,
+    db_problem: str | None,
+) -> Any | None:
+    """``conn`` if it is there and of an accepted type; ``None`` or the one-line error otherwise."""
+    what = f"connection {conn_id!r}" + (f" ({purpose})" if purpose else "")
     if conn is None:
         if not required:
             return None

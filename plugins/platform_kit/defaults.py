@@ -38,3 +38,20 @@ LOG_SIZE_FLOOR_HOURS = 24.0
 # --- Metadata DB cleanup --------------------------------------------------------------------------------
 DB_CLEAN_RETENTION_DAYS = 90
 DB_CLEAN_BATCH_SIZE = 10_000
+
+# --- Deadlines (missed-deadline alerts) -----------------------------------------------------------------
+#: Minutes after a maintenance run is queued by which it should be done; 0 = no deadline. A run that is
+#: still going then gets a missed-deadline alert, and a "finished late" follow-up when it ends.
+BACKUP_DEADLINE_MINUTES = 120
+LOG_CLEANUP_DEADLINE_MINUTES = 60
+#: Deletes in batches after a backup: on a large metadata DB the first run can take hours.
+DB_CLEANUP_DEADLINE_MINUTES = 180
+EXPORT_DEADLINE_MINUTES = 60
+#: What the deadline cluster policy gives a DAG that carries the chosen tag and declares no deadline.
+DEADLINE_POLICY_MINUTES = 120
+#: What a deadline counts from unless told: when the run was queued (``queued``) or its logical date.
+DEADLINE_REFERENCE = "queued"
+#: How often the triggerer asks a late run's state, to send the finished-late follow-up when it ends.
+DEADLINE_FOLLOWUP_POLL_SECONDS = 10
+#: How long it watches a late run at most (a run stuck for days gets no follow-up; 0 = no follow-up).
+DEADLINE_FOLLOWUP_MAX_HOURS = 48

@@ -12,6 +12,7 @@ import pendulum
 from airflow.sdk import DAG, Param
 
 from platform_kit import defaults
+from platform_kit.alerts.deadlines import complete_dag, maintenance_deadline
 
 OWNER = "platform"
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
@@ -31,7 +32,9 @@ def maintenance_dag(
     Paused at creation (maintenance is switched on deliberately), one run at a time (two backups or
     cleanups must never overlap), no catch-up (a missed day is not worth several runs in a row), no task
     retries (a failed destructive step is planned again by the next run, not blindly repeated), owned by
-    ``platform`` and tagged ``platform-kit`` and ``maintenance``.
+    ``platform`` and tagged ``platform-kit`` and ``maintenance``. A deadline after the run is queued
+    (``[platform_kit] <name>_deadline_minutes``, see :mod:`platform_kit.settings`): a run still going then
+    gets a missed-deadline alert, and a finished-late follow-up when it ends.
 
     :param dag_id: the DAG id (``platform_kit_...``).
     :param description: one line shown in the DAG list.
@@ -40,7 +43,7 @@ def maintenance_dag(
     :param params: the trigger form: every knob, each with a schema and a description.
     :param schedule: ``@daily`` unless given (an Asset list for DAGs that follow another).
     """
-    return DAG(
+    dag = DAG(
         dag_id=dag_id,
         description=description,
         doc_md=doc_md,
@@ -52,7 +55,11 @@ def maintenance_dag(
         tags=["platform-kit", "maintenance", *tags],
         default_args={"owner": OWNER, "retries": 0},
         params=params,
+        deadline=maintenance_deadline(dag_id),
     )
+    # Also done by the kit's cluster policy; here too, for installs that mount plugins/ without it.
+    complete_dag(dag)
+    return dag
 
 
 def connection_param(default: str, description: str) -> Param:

@@ -164,6 +164,79 @@ def explicit_operator_kwargs(task: Any) -> dict[str, Any] | None:
     return getattr(task, "_BaseOperator__init_kwargs", None)
 
 
+# --- Deadline Alerts (3.1+) --------------------------------------------------------------------------------
+
+
+def deadline_api() -> Any:
+    """``DeadlineAlert``, ``DeadlineReference`` and ``AsyncCallback`` as a namespace.
+
+    They are exported from ``airflow.sdk`` from Airflow 3.2; on 3.1 they live in
+    ``airflow.sdk.definitions.deadline`` (where 3.1 also keeps ``AsyncCallback``).
+    """
+    from types import SimpleNamespace
+
+    try:
+        if AIRFLOW_V_3_2_PLUS:
+            from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+        else:
+            from airflow.sdk.definitions.deadline import AsyncCallback, DeadlineAlert, DeadlineReference
+    except ImportError as exc:
+        raise moved(
+            "deadline alerts", f"DeadlineAlert is not importable ({exc})", "use Airflow 3.1+"
+        ) from None
+    for name in ("DAGRUN_QUEUED_AT", "DAGRUN_LOGICAL_DATE", "FIXED_DATETIME"):
+        if not hasattr(DeadlineReference, name):
+            raise moved("deadline alerts", f"DeadlineReference.{name} is gone")
+    return SimpleNamespace(
+        DeadlineAlert=DeadlineAlert, DeadlineReference=DeadlineReference, AsyncCallback=AsyncCallback
+    )
+
+
+async def aget_sdk_connection(conn_id: str) -> Any:
+    """``Connection.get`` for code running on an event loop (the triggerer), without blocking it.
+
+    From Airflow 3.3.2 ``Connection.async_get`` masks the connection's secrets asynchronously; before
+    that it masks them with a synchronous call to the supervisor, which must not run on the event loop.
+    There the synchronous lookup runs in a worker thread instead (asgiref's ``sync_to_async``, the way
+    Airflow's own triggers call the Task SDK), where blocking on the supervisor is safe.
+
+    :raises: Airflow's not-found exception (see :func:`not_found_errors`) when there is no such connection.
+    """
+    from airflow.sdk import Connection
+
+    if hasattr(Connection, "aextra_dejson"):
+        return await Connection.async_get(conn_id)
+    return await to_thread_with_sdk(Connection.get, conn_id)
+
+
+async def aconnection_extra(conn: Any) -> dict[str, Any]:
+    """A connection's ``extra_dejson`` on an event loop (its secrets are masked, see above)."""
+    if hasattr(conn, "aextra_dejson"):
+        return await conn.aextra_dejson()
+    return await to_thread_with_sdk(lambda: conn.extra_dejson)
+
+
+async def adagrun_state(dag_id: str, run_id: str) -> str:
+    """A DAG run's state asked through the Execution API, from the triggerer or a task."""
+    runtime = runtime_task_instance()
+    if not hasattr(runtime, "get_dagrun_state"):
+        raise moved("run state in deadline alerts", "RuntimeTaskInstance.get_dagrun_state is gone")
+    return str(await to_thread_with_sdk(runtime.get_dagrun_state, dag_id, run_id))
+
+
+async def to_thread_with_sdk(func: Any, *args: Any) -> Any:
+    """Run a synchronous function that may call the Task SDK (connections, Variables, masking) in a worker
+    thread, off the event loop.
+
+    asgiref's ``sync_to_async`` (not a bare thread) because on Airflow 3.1 the triggerer's supervisor
+    channel answers a worker thread only when the thread knows the event loop it came from; not
+    thread-sensitive, so one slow call never queues the others behind it.
+    """
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(func, thread_sensitive=False)(*args)
+
+
 # --- Export ------------------------------------------------------------------------------------------------
 
 

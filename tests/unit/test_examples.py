@@ -31,6 +31,7 @@ EXPECTED_DAG_IDS = {
     "example_platform_kit_asset_producer",
     "example_platform_kit_asset_consumer",
     "example_platform_kit_alerting",
+    "example_platform_kit_deadline",
 }
 
 

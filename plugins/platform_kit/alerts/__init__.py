@@ -5,6 +5,7 @@ Public surface::
     from platform_kit.alerts import (
         on_failure_callback, on_retry_callback, on_success_callback,  # plain callbacks
         SlackNotifier,                                                # BaseNotifier with options
+        deadline,                                                     # DAG(deadline=deadline(hours=2))
         send_summary,                                                 # maintenance run summaries
     )
 
@@ -22,11 +23,15 @@ _EXPORTS = {
     "on_retry_callback": "platform_kit.alerts.callbacks",
     "on_success_callback": "platform_kit.alerts.callbacks",
     "SlackNotifier": "platform_kit.alerts.notifier",
+    "deadline": "platform_kit.alerts.deadlines",
+    "on_deadline_missed": "platform_kit.alerts.callbacks",
     "send_summary": "platform_kit.alerts.dispatch",
 }
 
 __all__ = [
     "SlackNotifier",
+    "deadline",
+    "on_deadline_missed",
     "on_failure_callback",
     "on_retry_callback",
     "on_success_callback",
@@ -34,7 +39,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from platform_kit.alerts.callbacks import on_failure_callback, on_retry_callback, on_success_callback
+    from platform_kit.alerts.callbacks import (
+        on_deadline_missed,
+        on_failure_callback,
+        on_retry_callback,
+        on_success_callback,
+    )
+    from platform_kit.alerts.deadlines import deadline
     from platform_kit.alerts.dispatch import send_summary
     from platform_kit.alerts.notifier import SlackNotifier
 

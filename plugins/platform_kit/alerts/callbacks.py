@@ -10,10 +10,14 @@
 
 They route by tag and owner like :class:`~platform_kit.alerts.notifier.SlackNotifier` (which they use),
 work in the worker and in the dag-processor, and never raise.
+
+:func:`on_deadline_missed` is the Deadline Alert callback (an ``AsyncCallback``, run in the triggerer);
+declare it with :func:`platform_kit.alerts.deadline` rather than by hand.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from platform_kit.alerts.notifier import SlackNotifier
@@ -36,3 +40,15 @@ def on_retry_callback(context: Any) -> None:
 def on_success_callback(context: Any) -> None:
     """Alert that a task (or DAG run) succeeded after a failure; quiet otherwise."""
     _success.notify(context)
+
+
+async def on_deadline_missed(context: Mapping[str, Any] | None = None, **options: Any) -> str:
+    """A DAG run missed its deadline: alert once, then follow up once when the run ends.
+
+    Airflow calls it in the triggerer with the run and the deadline in ``context`` and the kwargs given
+    to the ``AsyncCallback`` in ``options`` (see :mod:`platform_kit.alerts.late_runs`). Never raises;
+    returns one line saying what it did, which Airflow keeps as the callback's output.
+    """
+    from platform_kit.alerts.late_runs import handle_missed_deadline
+
+    return await handle_missed_deadline(context or {}, options)

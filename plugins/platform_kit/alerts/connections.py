@@ -123,14 +123,46 @@ def get_target(conn_id: str) -> AlertTarget | None:
     A connection that exists but is unusable is logged (one line, what to fix) and treated as missing,
     so routing falls back instead of losing the alert.
     """
-    now = time.monotonic()
+    hit = _cached(conn_id)
+    if hit is not _MISS:
+        return hit
+    try:
+        target = target_from_connection(conn_id)
+    except PlatformKitError as exc:
+        target = _unusable(exc)
+    return _store(conn_id, target)
+
+
+async def aget_target(conn_id: str) -> AlertTarget | None:
+    """:func:`get_target` on an event loop (the triggerer): the lookup never blocks the loop."""
+    hit = _cached(conn_id)
+    if hit is not _MISS:
+        return hit
+    from platform_kit.connections import aget_connection
+    from platform_kit.version_compat import aconnection_extra
+
+    try:
+        conn = await aget_connection(conn_id, purpose="alerts", required=False)
+        target = None if conn is None else _target_of(conn_id, conn, await aconnection_extra(conn))
+    except PlatformKitError as exc:
+        target = _unusable(exc)
+    return _store(conn_id, target)
+
+
+_MISS = object()
+
+
+def _cached(conn_id: str) -> Any:
     with _cache_lock:
         hit = _cache.get(conn_id)
-    if hit and now - hit[0] < CACHE_SECONDS:
+    if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
         return hit[1]
-    target = _lookup(conn_id)
+    return _MISS
+
+
+def _store(conn_id: str, target: AlertTarget | None) -> AlertTarget | None:
     with _cache_lock:
-        _cache[conn_id] = (now, target)
+        _cache[conn_id] = (time.monotonic(), target)
     return target
 
 
@@ -149,21 +181,19 @@ def target_from_connection(conn_id: str) -> AlertTarget | None:
     from platform_kit.connections import get_connection
 
     conn = get_connection(conn_id, purpose="alerts", required=False)
-    if conn is None:
-        return None
-    return target_from_fields(
-        conn_id, conn.conn_type, conn.password, conn.host, conn.schema, conn.extra_dejson
-    )
+    return None if conn is None else _target_of(conn_id, conn, conn.extra_dejson)
 
 
-def _lookup(conn_id: str) -> AlertTarget | None:
-    try:
-        return target_from_connection(conn_id)
-    except AlertConfigError as exc:
+def _target_of(conn_id: str, conn: Any, extra: dict[str, Any]) -> AlertTarget:
+    return target_from_fields(conn_id, conn.conn_type, conn.password, conn.host, conn.schema, extra)
+
+
+def _unusable(exc: PlatformKitError) -> None:
+    """Log why a connection that exists cannot be used; routing then tries the next one."""
+    if isinstance(exc, AlertConfigError):
         log.error("Alert connection unusable: %s", exc)
-    except PlatformKitError as exc:
+    else:
         log.warning("%s; trying the next one", exc)
-    return None
 
 
 def variable_target() -> AlertTarget | None:

@@ -1,7 +1,9 @@
 """An :class:`~platform_kit.alerts.message.Alert` from what Airflow passes a callback.
 
 Task-level contexts come from the worker (full template context plus ``exception``); DAG-level ones from
-the dag-processor (``dag``, ``run_id``, ``reason``). A run may have no logical date.
+the dag-processor (``dag``, ``run_id``, ``reason``); Deadline Alert contexts from the scheduler, run in
+the triggerer (``dag_run`` as the REST API's JSON, ``deadline`` with its time). A run may have no logical
+date.
 """
 
 from __future__ import annotations
@@ -97,6 +99,81 @@ def alert_from_context(
         )
     selected = tuple(f for f in (fields or ALL_FIELDS) if f in ALL_FIELDS)
     return replace(alert, mentions=tuple(normalise_mentions(mentions)), fields=selected, note=note)
+
+
+def is_deadline_context(context: Mapping[str, Any]) -> bool:
+    """Whether ``context`` is what Airflow passes a Deadline Alert callback (a missed deadline)."""
+    deadline = context.get("deadline")
+    return isinstance(deadline, Mapping) and "deadline_time" in deadline
+
+
+def deadline_run(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The run of a deadline context, with its dates as datetimes: ``dag_id``, ``run_id``, ``state``,
+    ``queued_at``, ``logical_date``, ``run_after``, ``start_date``, ``end_date`` and ``deadline_time``."""
+    run = context.get("dag_run") or {}
+    if not isinstance(run, Mapping):  # an object instead of JSON (a SyncCallback on some versions)
+        run = {name: getattr(run, name, None) for name in ("dag_id", "run_id", "state", *_RUN_DATES)}
+    return {
+        "dag_id": run.get("dag_id"),
+        "run_id": run.get("dag_run_id") or run.get("run_id"),
+        "state": _state_text(run.get("state")),
+        **{name: as_datetime(run.get(name)) for name in _RUN_DATES},
+        "deadline_time": as_datetime((context.get("deadline") or {}).get("deadline_time")),
+    }
+
+
+_RUN_DATES = ("queued_at", "logical_date", "run_after", "start_date", "end_date")
+
+
+def alert_from_deadline_context(
+    context: Mapping[str, Any],
+    *,
+    reference: str | None = None,
+    state: str | None = None,
+    owners: Iterable[str] = (),
+    mentions: Iterable[str] = (),
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Alert:
+    """The missed-deadline alert for a Deadline Alert context: the DAG and run, the deadline and what it
+    counts from, how late the run is, its state now and a link to the run.
+
+    :param reference: the deadline's reference in words (``2h after the run was queued (...)``).
+    :param state: the run's state now, when asked after the context was made; else the context's.
+    :param owners: the DAG's owners (Airflow does not pass the DAG to deadline callbacks).
+    """
+    run = deadline_run(context)
+    due = run["deadline_time"]
+    now = now or datetime.now(UTC)
+    alert = Alert(
+        kind="deadline",
+        dag_id=run["dag_id"],
+        run_id=run["run_id"],
+        state=state or run["state"],
+        deadline=due,
+        deadline_reference=reference,
+        late_seconds=max((now - due).total_seconds(), 0.0) if due else None,
+        logical_date=run["logical_date"],
+        run_after=run["run_after"],
+        owner=", ".join(owners) or None,
+        log_url=_dag_run_url(None, run["dag_id"], run["run_id"]),
+    )
+    return replace(alert, mentions=tuple(normalise_mentions(mentions)), note=note)
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """A timezone-aware datetime from a datetime, an ISO string (``...Z`` too) or epoch seconds."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        if isinstance(value, (int, float)):
+            return datetime.fromtimestamp(float(value), tz=UTC)
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def normalise_mentions(mentions: Iterable[str]) -> list[str]:

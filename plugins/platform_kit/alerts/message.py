@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-AlertKind = Literal["failure", "retry", "success", "recovery", "summary", "test"]
+AlertKind = Literal["failure", "retry", "success", "recovery", "deadline", "late", "summary", "test"]
 
 #: Every field an alert can show, in display order. ``SlackNotifier(fields=...)`` picks a subset.
 ALL_FIELDS: tuple[str, ...] = (
@@ -21,6 +21,8 @@ ALL_FIELDS: tuple[str, ...] = (
     "run_id",
     "try",
     "state",
+    "deadline",
+    "late_by",
     "duration",
     "date",
     "owner",
@@ -36,6 +38,9 @@ _TITLES: dict[str, tuple[str, str]] = {
     "retry": ("\U0001f7e0", "Retrying"),
     "success": ("\u2705", "Succeeded"),
     "recovery": ("\u2705", "Recovered"),
+    # A run past its deadline is a warning, not a failure: it may still succeed.
+    "deadline": ("\u23f0", "missed its deadline"),
+    "late": ("\U0001f553", "finished late"),
     "summary": ("\U0001f4cb", "Summary"),
     "test": ("\U0001f9ea", "Test alert"),
 }
@@ -45,7 +50,8 @@ _TITLES: dict[str, tuple[str, str]] = {
 class Alert:
     """Everything one alert says, independent of where it is sent.
 
-    :param kind: ``failure``, ``retry``, ``success``, ``recovery``, ``summary`` or ``test``.
+    :param kind: ``failure``, ``retry``, ``success``, ``recovery``, ``deadline`` (a run missed its
+        deadline), ``late`` (a run that missed its deadline has ended), ``summary`` or ``test``.
     :param dag_id: the DAG the alert is about.
     :param task_id: the task, or ``None`` for a DAG-level alert.
     :param run_id: the DAG run id.
@@ -59,6 +65,10 @@ class Alert:
     :param owner: the task or DAG owner.
     :param reason: the DAG-level reason Airflow gives (``task_failure``, ``timed_out``, ...).
     :param failed_tasks: DAG-level alerts: the tasks that failed in the run.
+    :param deadline: deadline alerts: when the run should have been done.
+    :param deadline_reference: deadline alerts: what the deadline counts from, in words
+        (``2h after the run was queued at 2026-01-02T07:00:00+00:00``).
+    :param late_seconds: deadline alerts: how far past the deadline the run is (or ended).
     :param exception: one-line description of the error (type and message), not yet escaped.
     :param log_url: link to the task log in the Airflow UI (the run's page for DAG-level alerts).
     :param title: free headline, used by ``summary`` and ``test`` alerts.
@@ -81,6 +91,9 @@ class Alert:
     owner: str | None = None
     reason: str | None = None
     failed_tasks: tuple[str, ...] = ()
+    deadline: datetime | None = None
+    deadline_reference: str | None = None
+    late_seconds: float | None = None
     exception: str | None = None
     log_url: str | None = None
     title: str | None = None
@@ -109,6 +122,10 @@ class Alert:
         if self.kind in ("summary", "test") or (self.title and not self.dag_id):
             # Alerts about no DAG (health monitor, maintenance summaries) carry their own headline.
             return f"{emoji} {self.title or verb}"
+        if self.kind == "late":
+            ended = "succeeded" if self.state == "success" else (self.state or "ended")
+            emoji = "\u2705" if self.state == "success" else "\U0001f534" if self.state == "failed" else emoji
+            return f"{emoji} DAG run {ended}, {verb}: {self.subject}"
         if self.is_dag_level:
             verb = f"DAG run {verb.lower()}"
         elif self.kind == "retry" and self.try_number:
@@ -130,6 +147,12 @@ class Alert:
             "run_id": ("Run", self.run_id) if self.run_id else None,
             "try": ("Try", _try_text(self.try_number, self.max_attempts)) if self.try_number else None,
             "state": ("State", self.state) if self.state else None,
+            "deadline": ("Deadline", _deadline_text(self.deadline, self.deadline_reference))
+            if self.deadline or self.deadline_reference
+            else None,
+            "late_by": ("Late by", format_duration(self.late_seconds))
+            if self.late_seconds is not None
+            else None,
             "duration": ("Duration", format_duration(self.duration_seconds))
             if self.duration_seconds is not None
             else None,
@@ -151,6 +174,11 @@ def _date_field(logical_date: datetime | None, run_after: datetime | None) -> tu
     if run_after is not None:
         return ("Run after", _iso(run_after))
     return None
+
+
+def _deadline_text(deadline: datetime | None, reference: str | None) -> str:
+    when = _iso(deadline) if deadline is not None else ""
+    return f"{when}, {reference}" if when and reference else when or reference or ""
 
 
 def _iso(value: datetime) -> str:

@@ -2,8 +2,9 @@
 
 Task level (``default_args={"on_failure_callback": SlackNotifier()}``) runs in the worker after the task
 finished; DAG level (``DAG(on_failure_callback=SlackNotifier())``) runs in the dag-processor, whose context
-has ``reason`` and no ``exception``. The same instance works in any callback slot: unless told with
-``on=``, it reads what happened from the context.
+has ``reason`` and no ``exception``; a Deadline Alert context (``await notifier.async_notify(context)`` in
+the triggerer) gives a missed-deadline alert. The same instance works in any callback slot: unless told
+with ``on=``, it reads what happened from the context.
 
 Whatever goes wrong inside, ``notify`` returns normally: Airflow would only log the exception anyway, and
 a callback that raises or hangs is exactly what platform teams cannot afford.
@@ -20,9 +21,14 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
-from platform_kit.alerts.context import alert_from_context, alert_kind_from_context
+from platform_kit.alerts.context import (
+    alert_from_context,
+    alert_from_deadline_context,
+    alert_kind_from_context,
+    is_deadline_context,
+)
 from platform_kit.alerts.history import failed_task_ids, is_recovery
-from platform_kit.alerts.message import ALL_FIELDS, AlertKind
+from platform_kit.alerts.message import ALL_FIELDS, Alert, AlertKind
 from platform_kit.alerts.text import is_local_url
 
 log = logging.getLogger("platform_kit.alerts")
@@ -46,10 +52,10 @@ class SlackNotifier(BaseNotifier):
     :param conn_id: connection to send to. ``None`` (default) routes by DAG tags and owner, then
         ``slack_default``, then the ``slack_url`` Variable (see :mod:`platform_kit.alerts.routing`).
     :param mentions: who to notify, e.g. ``["U024BE7LH", "here", "subteam^SAZ94GDB8"]``.
-    :param mention_on: the alert kinds that carry the mentions (default: failures only, so a retry or a
-        recovery never pages anyone).
-    :param fields: which fields to show, from ``dag, task, run_id, try, state, duration, date, owner,
-        reason, failed_tasks, exception, log_url`` (default: all).
+    :param mention_on: the alert kinds that carry the mentions (default: failures and missed deadlines,
+        so a retry, a recovery or a finished-late follow-up never pages anyone).
+    :param fields: which fields to show, from ``dag, task, run_id, try, state, deadline, late_by,
+        duration, date, owner, reason, failed_tasks, exception, log_url`` (default: all).
     :param on: force the alert kind (``failure``, ``retry``, ``success``); default: read it from the
         context (task state, or the DAG-level ``reason``).
     :param success: ``"recovery"`` (default) sends a success alert only when it follows a failure;
@@ -64,7 +70,7 @@ class SlackNotifier(BaseNotifier):
         *,
         conn_id: str | None = None,
         mentions: Sequence[str] = (),
-        mention_on: Sequence[str] = ("failure",),
+        mention_on: Sequence[str] = ("failure", "deadline"),
         fields: Sequence[str] | None = None,
         on: AlertKind | None = None,
         success: str = "recovery",
@@ -111,23 +117,40 @@ class SlackNotifier(BaseNotifier):
             log.exception("Alert not sent: unexpected error in the alerting plugin")
 
     async def async_notify(self, context: Any) -> None:
-        """For the triggerer (Deadline Alerts' ``AsyncCallback``): the same delivery, off the event loop."""
-        import asyncio
+        """For the triggerer (Deadline Alerts' ``AsyncCallback``) and other event loops.
 
-        await asyncio.to_thread(self.notify, context)
+        A deadline context is handled natively: connection lookups through the Task SDK's async path,
+        the HTTP delivery (bounded by the same cap) in a worker thread, so the loop is never blocked.
+        Other contexts run :meth:`notify` in a worker thread that may call the Task SDK.
+        """
+        try:
+            if is_deadline_context(context):
+                await self.adeliver(self.missed_deadline_alert(context))
+            else:
+                from platform_kit.version_compat import to_thread_with_sdk
+
+                await to_thread_with_sdk(self.notify, context)
+        except Exception:
+            log.exception("Alert not sent: unexpected error in the alerting plugin")
 
     def _notify(self, context: Any) -> None:
-        # Imported here so DAG files that only reference the callbacks do not load requests at parse time.
-        from platform_kit.alerts.dispatch import send_alert
         from platform_kit.alerts.routing import resolve_target
 
+        alert = self._alert_for(context)
+        if alert is not None and self._should_send(alert):
+            self._send(alert, resolve_target(context, self.conn_id))
+
+    def _alert_for(self, context: Any) -> Alert | None:
+        """The alert this context calls for, or ``None`` when it calls for none (a plain success)."""
+        if is_deadline_context(context):
+            return self.missed_deadline_alert(context)
         kind: AlertKind = self.on or alert_kind_from_context(context)
         if kind == "success":
             if is_recovery(context):
                 kind = "recovery"
             elif self.success == "recovery":
                 log.info("No alert: success without an earlier failure")
-                return
+                return None
         alert = alert_from_context(
             context,
             kind,
@@ -140,11 +163,44 @@ class SlackNotifier(BaseNotifier):
                 alert = replace(alert, failed_tasks=failed_task_ids(context))
         elif kind in ("failure", "retry") and "exception" not in context:
             alert = replace(alert, exception=NO_EXCEPTION_NOTE)
+        return alert
+
+    def missed_deadline_alert(self, context: Any, **details: Any) -> Alert:
+        """The missed-deadline alert for a Deadline Alert context (``details``: see
+        :func:`~platform_kit.alerts.context.alert_from_deadline_context`)."""
+        alert = alert_from_deadline_context(
+            context,
+            mentions=self.mentions if "deadline" in self.mention_on else (),
+            note=self.note,
+            **details,
+        )
+        return replace(alert, fields=tuple(f for f in (self.fields or ALL_FIELDS) if f in ALL_FIELDS))
+
+    async def adeliver(self, alert: Alert, candidates: Sequence[str] | None = None) -> bool:
+        """Route and send ``alert`` from an event loop; ``candidates`` are the connection ids to try
+        (default: this notifier's ``conn_id``, then ``slack_default``). Never raises, never blocks the
+        loop; returns whether the alert was accepted."""
+        import asyncio
+
+        from platform_kit.alerts.routing import aresolve_candidates, candidates_for
+
+        if not self._should_send(alert):
+            return False
+        target = await aresolve_candidates(candidates or candidates_for((), (), self.conn_id), self.conn_id)
+        return await asyncio.to_thread(self._send, alert, target)
+
+    def _should_send(self, alert: Alert) -> bool:
         if _is_duplicate(alert):
-            log.info("No alert: the same %s alert for %s was sent within 10 minutes", kind, alert.subject)
-            return
+            log.info(
+                "No alert: the same %s alert for %s was sent within 10 minutes", alert.kind, alert.subject
+            )
+            return False
         _warn_localhost(alert.log_url)
-        target = resolve_target(context, self.conn_id)
+        return True
+
+    def _send(self, alert: Alert, target: Any) -> bool:
+        from platform_kit.alerts.dispatch import send_alert
+
         if target is None:
             log.error(
                 "Alert for %s dropped: no alert connection found (tried %s and the Variable slack_url). "
@@ -152,13 +208,23 @@ class SlackNotifier(BaseNotifier):
                 alert.subject,
                 self.conn_id or "routing by tag/owner, slack_default",
             )
-            return
+            return False
         if send_alert(alert, target).ok:
             _remember(alert)
+            return True
+        return False
 
 
 def _dedup_key(alert) -> tuple:
-    return (alert.kind, alert.dag_id, alert.task_id, alert.run_id, alert.map_index, alert.try_number)
+    return (
+        alert.kind,
+        alert.dag_id,
+        alert.task_id,
+        alert.run_id,
+        alert.map_index,
+        alert.try_number,
+        alert.deadline,  # two deadlines of one run are two alerts
+    )
 
 
 def _is_duplicate(alert) -> bool:

@@ -1,7 +1,22 @@
-"""Opt-in cluster policy: failure alerts (and a default retry count) for every task, without DAG changes.
+"""Cluster policy: failure alerts (and a default retry count) for every task, default deadlines by tag,
+and the routing facts deadline callbacks need, without DAG changes.
 
-Registered through the ``airflow.policy`` entry point, so installing the package is enough; it does
-nothing until switched on, on the dag-processor **and** the workers (both parse DAG files)::
+Registered through the ``airflow.policy`` entry point, so installing the package is enough (with
+``plugins/`` mounted instead, add ``from platform_kit.alerts.policy import dag_policy`` to
+``airflow_local_settings.py``).
+
+**Always**, for a DAG whose deadline calls the kit's callback: it writes the DAG's tags and owner into the
+callback's kwargs (:func:`platform_kit.alerts.deadlines.complete_dag`), because Airflow gives a deadline
+callback only the run and routing needs them. Using the kit's callback is the opt-in.
+
+**Default deadline by tag** (opt-in): every DAG with the chosen tag and no deadline of its own gets one::
+
+    [platform_kit]
+    deadline_policy_tag = sla           # AIRFLOW__PLATFORM_KIT__DEADLINE_POLICY_TAG
+    deadline_policy_minutes = 120       # 2 h ...
+    deadline_policy_reference = queued  # ... after the run was queued (or logical_date)
+
+**Failure alerts** (opt-in), on the dag-processor **and** the workers (both parse DAG files)::
 
     [platform_kit]
     alerts_policy = True          # AIRFLOW__PLATFORM_KIT__ALERTS_POLICY=True
@@ -34,7 +49,8 @@ log = logging.getLogger(__name__)
 
 @hookimpl
 def dag_policy(dag: Any) -> None:
-    """Apply the platform defaults to every task of ``dag`` (see the module docstring)."""
+    """Apply the platform defaults to ``dag`` and its tasks (see the module docstring)."""
+    apply_deadline_defaults(dag)
     if not settings.alerts_policy_enabled():
         return
     if settings.ALERTS_OPT_OUT_TAG in set(getattr(dag, "tags", None) or ()):
@@ -45,6 +61,26 @@ def dag_policy(dag: Any) -> None:
     retries = settings.alerts_policy_retries()
     for task in dag.tasks:
         apply_platform_defaults(task, on_failure_callback, retries)
+
+
+def apply_deadline_defaults(dag: Any) -> None:
+    """Give ``dag`` the tag's default deadline if it qualifies, and complete its kit deadlines.
+
+    A bad setting is logged at error level and the DAG keeps loading without the default: a policy that
+    raises would drop every tagged DAG from the scheduler.
+    """
+    from platform_kit.alerts import deadlines
+    from platform_kit.exceptions import PlatformKitError
+
+    try:
+        default = deadlines.policy_deadline(dag)
+        if default is not None:
+            dag.deadline = [default]
+        deadlines.complete_dag(dag)
+    except PlatformKitError as exc:
+        log.error("Deadline policy not applied to DAG %s: %s", getattr(dag, "dag_id", dag), exc)
+    except Exception as exc:
+        log.warning("Deadline policy not applied to DAG %s: %s", getattr(dag, "dag_id", dag), exc)
 
 
 def apply_platform_defaults(task: Any, callback: Any, retries: int) -> None:

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from platform_kit.alerts.connections import AlertTarget, get_target, variable_target
+from platform_kit.alerts.connections import AlertTarget, aget_target, get_target, variable_target
 from platform_kit.settings import ALERTS_OPT_OUT_TAG
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,13 @@ def team_conn_id(team: str) -> str:
 def candidate_conn_ids(context: Mapping[str, Any], override: str | None = None) -> list[str]:
     """Connection ids to try for this callback context, most specific first, without duplicates."""
     dag = context.get("dag")
-    task = context.get("task")
-    tags = sorted(str(t) for t in (getattr(dag, "tags", None) or ()))
+    tags = [str(t) for t in (getattr(dag, "tags", None) or ())]
+    return candidates_for(tags, list(_owners(context.get("task"), dag)), override)
+
+
+def candidates_for(tags: Iterable[str], owners: Iterable[str], override: str | None = None) -> list[str]:
+    """Connection ids for a DAG with these tags and (non-generic) owners, most specific first."""
+    tags = sorted(str(t) for t in tags)
     candidates: list[str] = []
     if override:
         candidates.append(override)
@@ -56,10 +61,18 @@ def candidate_conn_ids(context: Mapping[str, Any], override: str | None = None) 
     candidates.extend(
         team_conn_id(tag[len(TEAM_TAG_PREFIX) :]) for tag in tags if tag.startswith(TEAM_TAG_PREFIX)
     )
-    candidates.extend(team_conn_id(owner) for owner in _owners(task, dag))
+    candidates.extend(team_conn_id(owner) for owner in owners)
     candidates.append(DEFAULT_CONN_ID)
     seen: set[str] = set()
     return [c for c in candidates if c and c != CONN_PREFIX and not (c in seen or seen.add(c))]
+
+
+def dag_routing_facts(dag: Any) -> dict[str, list[str]]:
+    """What routing needs to know about a DAG, as JSON, for callbacks Airflow gives no DAG (deadlines)."""
+    return {
+        "dag_tags": sorted(str(t) for t in (getattr(dag, "tags", None) or ())),
+        "dag_owners": list(_owners(None, dag)),
+    }
 
 
 def _owners(task: Any, dag: Any) -> Iterable[str]:
@@ -79,14 +92,33 @@ def _owners(task: Any, dag: Any) -> Iterable[str]:
 def resolve_target(context: Mapping[str, Any], override: str | None = None) -> AlertTarget | None:
     """The target for this context, following the order in the module docstring; ``None`` if nothing is
     configured (logged once at error level by the caller)."""
-    for conn_id in candidate_conn_ids(context, override):
+    return resolve_candidates(candidate_conn_ids(context, override), override)
+
+
+def resolve_candidates(candidates: Iterable[str], override: str | None = None) -> AlertTarget | None:
+    """The first usable target among ``candidates``, else the ``slack_url`` Variable's."""
+    for conn_id in candidates:
         target = get_target(conn_id)
         if target is not None:
-            if override and conn_id != override:
-                log.warning(
-                    "Alert connection %s not found; sending to %s instead. Create it or fix the name.",
-                    override,
-                    conn_id,
-                )
+            _warn_fallback(override, conn_id)
             return target
     return variable_target()
+
+
+async def aresolve_candidates(candidates: Iterable[str], override: str | None = None) -> AlertTarget | None:
+    """:func:`resolve_candidates` on an event loop (the triggerer): lookups never block the loop."""
+    from platform_kit.version_compat import to_thread_with_sdk
+
+    for conn_id in candidates:
+        target = await aget_target(conn_id)
+        if target is not None:
+            _warn_fallback(override, conn_id)
+            return target
+    return await to_thread_with_sdk(variable_target)
+
+
+def _warn_fallback(override: str | None, used: str) -> None:
+    if override and used != override:
+        log.warning(
+            "Alert connection %s not found; sending to %s instead. Create it or fix the name.", override, used
+        )
