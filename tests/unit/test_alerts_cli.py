@@ -12,7 +12,7 @@ from platform_kit.cli import main
 pytestmark = pytest.mark.unit
 
 
-@pytest.mark.parametrize("kind", ["failure", "retry", "recovery", "summary", "test"])
+@pytest.mark.parametrize("kind", ["failure", "retry", "recovery", "deadline", "late", "summary", "test"])
 @pytest.mark.parametrize("long", [False, True])
 def test_render_prints_a_payload_within_the_limits(kind, long, capsys):
     argv = ["alerts", "render", "--kind", kind] + (["--long"] if long else [])

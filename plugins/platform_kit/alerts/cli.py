@@ -15,7 +15,7 @@ from platform_kit.alerts.slack import check_slack_limits, render_slack
 from platform_kit.defaults import SLACK_CONN_ID
 from platform_kit.exceptions import ConfigurationError, ConnectionLookupError, PlatformKitError
 
-KINDS = ("failure", "retry", "success", "recovery", "summary", "test")
+KINDS = ("failure", "retry", "success", "recovery", "deadline", "late", "summary", "test")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def sample_alert(kind: str = "failure", *, long: bool = False, fields: tuple[str, ...] = ALL_FIELDS) -> Alert:
-    """A realistic alert for previews: a task on its last try with a messy exception."""
+    """A realistic alert for previews: a task on its last try with a messy exception, or a DAG run past
+    its deadline (``deadline``) that then ended (``late``)."""
     exception = "ValueError: row 7 has <NULL> in column 'amount' & the loader expected > 0"
     if long:
         exception = exception + "\n" + "  traceback line <&>\n" * 2_000
@@ -55,6 +56,8 @@ def sample_alert(kind: str = "failure", *, long: bool = False, fields: tuple[str
         if kind == "summary"
         else ()
     )
+    if kind in ("deadline", "late"):
+        return _sample_deadline_alert(kind, long=long, fields=fields)
     return Alert(
         kind=kind,  # type: ignore[arg-type]
         dag_id=("nightly_sales_load" * (20 if long else 1)),
@@ -72,6 +75,26 @@ def sample_alert(kind: str = "failure", *, long: bool = False, fields: tuple[str
         title="Log cleanup" if kind == "summary" else None,
         facts=facts,
         mentions=("<!subteam^S0DATAENG>",) if kind == "failure" else (),
+        fields=fields,
+    )
+
+
+def _sample_deadline_alert(kind: str, *, long: bool, fields: tuple[str, ...]) -> Alert:
+    logical_date = datetime(2026, 1, 2, tzinfo=UTC)
+    return Alert(
+        kind=kind,  # type: ignore[arg-type]
+        dag_id=("nightly_sales_load" * (20 if long else 1)),
+        run_id="scheduled__2026-01-02T00:00:00+00:00",
+        state="running" if kind == "deadline" else "success",
+        deadline=datetime(2026, 1, 2, 7, tzinfo=UTC),
+        deadline_reference="7h after the run's logical date 2026-01-02T00:00:00+00:00",
+        late_seconds=600.0 if kind == "deadline" else 2_712.0,
+        duration_seconds=None if kind == "deadline" else 27_912.0,
+        logical_date=logical_date,
+        owner="data-eng",
+        log_url="https://airflow.example.com/dags/nightly_sales_load/runs/"
+        "scheduled__2026-01-02T00%3A00%3A00%2B00%3A00",
+        mentions=("<!subteam^S0DATAENG>",) if kind == "deadline" else (),
         fields=fields,
     )
 
