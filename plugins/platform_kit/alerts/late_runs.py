@@ -165,9 +165,7 @@ async def _wait_for_end(
     ``max_wait`` seconds or its state cannot be read ``MAX_LOOKUP_FAILURES`` times in a row."""
     give_up = time.monotonic() + max_wait
     failures = 0
-    log.info(
-        "Watching %s %s until it ends (every %.0f s, for at most %.0f s)", dag_id, run_id, poll, max_wait
-    )
+    log.info("Watching %s %s until it ends (every %g s, for at most %g s)", dag_id, run_id, poll, max_wait)
     while time.monotonic() < give_up:
         await asyncio.sleep(min(poll, max(give_up - time.monotonic(), 0)))
         state = await _state_now(run_state, dag_id, run_id)
