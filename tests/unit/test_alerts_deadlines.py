@@ -170,7 +170,10 @@ def test_every_deadline_of_a_dag_knows_the_others_so_only_the_earliest_follows_u
 
 
 def test_the_completed_callback_survives_serialization_as_the_scheduler_will_read_it(tmp_path):
-    from airflow.serialization.serialized_objects import DagSerialization
+    try:
+        from airflow.serialization.serialized_objects import DagSerialization
+    except ImportError:  # Airflow 3.1
+        from airflow.serialization.serialized_objects import SerializedDAG as DagSerialization
 
     dag = _parse(tmp_path)["sales"]
     stored = json.loads(json.dumps(DagSerialization.to_dict(dag)))  # what lands in serialized_dag

@@ -43,6 +43,25 @@ def test_task_runtime_and_export_internals_import():
     assert callable(backend.get_connection) and callable(backend.get_variable)
 
 
+def test_deadline_alert_classes_and_the_event_loop_helpers_work(monkeypatch):
+    import asyncio
+    import json
+
+    api = version_compat.deadline_api()
+    for name in ("DAGRUN_QUEUED_AT", "DAGRUN_LOGICAL_DATE", "FIXED_DATETIME"):
+        assert hasattr(api.DeadlineReference, name)
+    assert api.AsyncCallback.__name__ == "AsyncCallback" and callable(api.DeadlineAlert)
+    monkeypatch.setenv("AIRFLOW_CONN_COMPAT_ASYNC", json.dumps({"conn_type": "http", "extra": {"a": 1}}))
+
+    async def lookups():
+        conn = await version_compat.aget_sdk_connection("compat_async")
+        return conn.conn_type, await version_compat.aconnection_extra(conn)
+
+    assert asyncio.run(lookups()) == ("http", {"a": 1})
+    assert asyncio.run(version_compat.to_thread_with_sdk(lambda x: x * 2, 21)) == 42
+    assert callable(version_compat.runtime_task_instance().get_dagrun_state)
+
+
 def test_db_cleanup_internals_have_the_shape_the_driver_wraps():
     core = version_compat.db_cleanup_module()
     for name in ("_cleanup_table", "_check_for_rows", "_effective_table_names", "_get_archived_table_names"):
