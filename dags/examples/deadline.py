@@ -8,7 +8,7 @@ declares one in one line, with the kit's alert as the callback:
 ```python
 from platform_kit.alerts import deadline
 
-DAG(..., deadline=deadline(hours=2))                               # 2 h after the run was queued
+DAG(..., deadline=deadline(hours=2))  # done 2 h after the run was queued
 DAG(..., schedule="@daily", deadline=deadline(hours=7, reference="logical_date"))  # by 07:00
 ```
 
@@ -48,7 +48,7 @@ with DAG(
     is_paused_upon_creation=True,
     tags=["example", "platform-kit", "alerting"],
     default_args={"owner": "platform"},
-    deadline=deadline(minutes=1, reference="queued", note="Runbook: docs/alerting.md#deadlines"),
+    deadline=deadline(minutes=1, reference="queued", note="Runbook: docs/alerting.md#deadlines-missed-deadline-sla-alerts"),
     params={
         "work_seconds": Param(
             90, type="integer", minimum=0, maximum=3600, description="How long the task works."
