@@ -21,11 +21,10 @@ import pytest
 import requests
 from deadline_contexts import callback_trigger, deadline_context, now
 
-from platform_kit.alerts import connections
 from platform_kit.alerts.deadlines import CALLBACK_PATH
 from platform_kit.alerts.late_runs import handle_missed_deadline
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fresh_alert_memory")]
 
 TEAM_PATH = "/services/T0TEAM/B0DEADLINE/teamtoken"
 
@@ -42,16 +41,6 @@ DAG_FILE = textwrap.dedent(
         EmptyOperator(task_id="load")
     """
 )
-
-
-@pytest.fixture(autouse=True)
-def _fresh_memory():
-    from platform_kit.alerts.notifier import forget_sent_alerts
-
-    connections.clear_cache()
-    forget_sent_alerts()
-    yield
-    connections.clear_cache()
 
 
 @pytest.fixture(scope="module")

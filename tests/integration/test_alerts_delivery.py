@@ -32,7 +32,7 @@ import requests
 from platform_kit.alerts import connections, on_failure_callback, send_summary
 from platform_kit.alerts.delivery import DeliveryOptions, post_json
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fresh_alert_memory")]
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -41,16 +41,6 @@ SECRET_PATH = "services/T0SECRET/B0SECRET/s3cr3tT0k3n"
 
 
 # ------------------------------------------------------------------------------------------ fixtures
-
-
-@pytest.fixture(autouse=True)
-def _no_cached_connections():
-    from platform_kit.alerts.notifier import forget_sent_alerts
-
-    connections.clear_cache()
-    forget_sent_alerts()
-    yield
-    connections.clear_cache()
 
 
 def _control(receiver, **mode) -> None:
