@@ -151,6 +151,20 @@ def test_a_run_that_failed_before_its_deadline_gets_the_alert_and_no_follow_up(t
     assert _fields(team.state.messages[0])["State"] == "failed"
 
 
+def test_a_bad_follow_up_setting_still_sends_the_alert_and_says_why_there_is_no_follow_up(
+    team, callback_kwargs, monkeypatch, caplog
+):
+    monkeypatch.setenv("AIRFLOW__PLATFORM_KIT__DEADLINE_FOLLOWUP_MAX_HOURS", "soon")
+    queued = now() - timedelta(minutes=15)
+    context = deadline_context(queued_at=queued, deadline_time=queued + timedelta(minutes=10))
+    output = asyncio.run(handle_missed_deadline(context, callback_kwargs[0]))
+    problem = "[platform_kit] deadline_followup_max_hours must be a number >= 0, got 'soon'"
+    assert output.endswith(f"; no follow-up: {problem}")
+    assert _headlines(team) == ["\u23f0 DAG run missed its deadline: nightly_sales"]
+    (record,) = [r for r in caplog.records if problem in r.getMessage()]
+    assert record.levelname == "ERROR" and record.exc_info is None
+
+
 def test_of_two_missed_deadlines_each_alerts_once_and_only_the_earlier_follows_up(team, callback_kwargs):
     queued = now() - timedelta(minutes=40)
     ended = now() - timedelta(seconds=1)

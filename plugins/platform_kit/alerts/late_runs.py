@@ -33,6 +33,7 @@ from typing import Any
 
 from platform_kit.alerts.context import deadline_run
 from platform_kit.alerts.deadlines import SIBLINGS_KWARG, SPEC_KWARG, DeadlineSpec
+from platform_kit.exceptions import PlatformKitError
 
 log = logging.getLogger("platform_kit.alerts")
 
@@ -109,10 +110,16 @@ async def _handle(
 
     if not _sends_follow_up(spec, options.get(SIBLINGS_KWARG) or (), run):
         return outcome + "; follow-up left to the DAG's earliest deadline"
-    max_wait = settings.deadline_followup_max_hours() * 3600 if max_wait_seconds is None else max_wait_seconds
+    try:
+        max_wait = (
+            settings.deadline_followup_max_hours() * 3600 if max_wait_seconds is None else max_wait_seconds
+        )
+        poll = settings.deadline_followup_poll_seconds() if poll_seconds is None else poll_seconds
+    except PlatformKitError as exc:
+        log.error("No finished-late follow-up for %s %s: %s", dag_id, run_id, exc)
+        return outcome + f"; no follow-up: {exc}"
     if not max_wait:
         return outcome + "; follow-up off"
-    poll = settings.deadline_followup_poll_seconds() if poll_seconds is None else poll_seconds
     final = (
         state if state in TERMINAL_STATES else await _wait_for_end(run_state, dag_id, run_id, poll, max_wait)
     )
