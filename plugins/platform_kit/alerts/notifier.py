@@ -184,10 +184,15 @@ class SlackNotifier(BaseNotifier):
 
         from platform_kit.alerts.routing import aresolve_candidates, candidates_for
 
-        if not self._should_send(alert):
+        try:
+            if not self._should_send(alert):
+                return False
+            default = candidates_for((), (), self.conn_id)
+            target = await aresolve_candidates(candidates or default, self.conn_id)
+            return await asyncio.to_thread(self._send, alert, target)
+        except Exception:
+            log.exception("Alert not sent: unexpected error in the alerting plugin")
             return False
-        target = await aresolve_candidates(candidates or candidates_for((), (), self.conn_id), self.conn_id)
-        return await asyncio.to_thread(self._send, alert, target)
 
     def _should_send(self, alert: Alert) -> bool:
         if _is_duplicate(alert):
