@@ -48,7 +48,9 @@ with DAG(
     is_paused_upon_creation=True,
     tags=["example", "platform-kit", "alerting"],
     default_args={"owner": "platform"},
-    deadline=deadline(minutes=1, reference="queued", note="Runbook: docs/alerting.md#deadlines-missed-deadline-sla-alerts"),
+    deadline=deadline(
+        minutes=1, reference="queued", note="Runbook: docs/alerting.md#deadlines-missed-deadline-sla-alerts"
+    ),
     params={
         "work_seconds": Param(
             90, type="integer", minimum=0, maximum=3600, description="How long the task works."

@@ -8,7 +8,8 @@ Runs in the **triggerer**, as the coroutine behind the kit's Deadline Alert call
    alert (the DAG's tags and owner were written into the callback's kwargs at parse time).
 2. It then watches the run, asking its state through the Execution API every
    ``[platform_kit] deadline_followup_poll_seconds``, and when the run ends sends one "finished late"
-   follow-up with the state and the total duration. A sleeping coroutine costs the triggerer nothing.
+   follow-up with the state and the total duration. Meanwhile it is a sleeping coroutine: no worker
+   slot, one state request per poll, one trigger of the triggerer's capacity.
 
 Why the follow-up comes from here and not from a DAG-level success/failure callback in the
 dag-processor: Airflow gives a DAG callback no ``queued_at`` and no supported way to ask whether a
