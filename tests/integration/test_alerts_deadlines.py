@@ -240,6 +240,52 @@ def test_a_hanging_slack_never_blocks_the_event_loop_and_the_callback_returns_wi
     assert "teamtoken" not in caplog.text
 
 
+FIRST_ALERT = textwrap.dedent(
+    """
+    import asyncio, json, sys, threading
+    from datetime import timedelta
+
+    first_import = {}
+
+    class Spy:  # records which thread first imports requests (seconds on a busy host)
+        def find_spec(self, name, path=None, target=None):
+            if name == "requests" and not first_import:
+                first_import["thread"] = threading.current_thread().name
+            return None
+
+    sys.meta_path.insert(0, Spy())
+    from deadline_contexts import callback_trigger, deadline_context, now
+
+    assert "requests" not in sys.modules
+    queued = now() - timedelta(minutes=15)
+    context = deadline_context(queued_at=queued, deadline_time=queued + timedelta(minutes=10))
+    kwargs = {"conn_id": "slack_sales", "context": context}
+
+    async def run():
+        return [e.payload async for e in callback_trigger(CALLBACK_PATH, kwargs).run()]
+
+    events = asyncio.run(run())
+    print(json.dumps({**first_import, "loop": threading.main_thread().name, "body": events[-1]["body"]}))
+    """
+)
+
+
+def test_the_first_alert_after_a_triggerer_start_imports_requests_off_the_event_loop(team, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
+    script = f"CALLBACK_PATH = {CALLBACK_PATH!r}\n" + FIRST_ALERT
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["body"].startswith("missed-deadline alert sent")
+    assert result["thread"] != result["loop"], "requests was imported on the event loop's thread"
+    assert _headlines(team) == ["\u23f0 DAG run missed its deadline: nightly_sales"]
+
+
 def test_with_no_connection_anywhere_it_logs_what_to_create_and_returns(monkeypatch, callback_kwargs, caplog):
     for name in ("AIRFLOW_CONN_SLACK_SALES", "AIRFLOW_CONN_SLACK_ANA", "AIRFLOW_CONN_SLACK_DEFAULT"):
         monkeypatch.delenv(name, raising=False)

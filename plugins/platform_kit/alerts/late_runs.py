@@ -83,7 +83,9 @@ async def _handle(
     max_wait_seconds: float | None,
 ) -> str:
     from platform_kit import settings
-    from platform_kit.alerts.notifier import SlackNotifier
+    from platform_kit.alerts.notifier import SlackNotifier, load_delivery_off_loop
+
+    await load_delivery_off_loop()
     from platform_kit.alerts.routing import candidates_for
 
     run = deadline_run(context)

@@ -182,9 +182,10 @@ class SlackNotifier(BaseNotifier):
         loop; returns whether the alert was accepted."""
         import asyncio
 
-        from platform_kit.alerts.routing import aresolve_candidates, candidates_for
-
         try:
+            await load_delivery_off_loop()
+            from platform_kit.alerts.routing import aresolve_candidates, candidates_for
+
             if not self._should_send(alert):
                 return False
             default = candidates_for((), (), self.conn_id)
@@ -218,6 +219,18 @@ class SlackNotifier(BaseNotifier):
             _remember(alert)
             return True
         return False
+
+
+async def load_delivery_off_loop() -> None:
+    """Import routing and delivery (``requests``, ``urllib3``) in a worker thread the first time: on a
+    busy host that takes seconds, which must not stall the triggerer's event loop."""
+    import sys
+
+    if "platform_kit.alerts.dispatch" not in sys.modules:
+        import asyncio
+        import importlib
+
+        await asyncio.to_thread(importlib.import_module, "platform_kit.alerts.dispatch")
 
 
 def _dedup_key(alert) -> tuple:
