@@ -88,25 +88,29 @@ def test_a_run_past_its_deadline_gets_one_alert_then_one_follow_up(twin, deadlin
     assert {m["path"] for m in messages} == {TEAM_PATH}  # routed by the DAG's team tag
 
     missed, follow_up = (_fields(m) for m in messages)
-    queued = _when(final["queued_at"])
-    due = (queued + LATE_DEADLINE).isoformat(timespec="seconds")
-    assert (
-        missed["Deadline"] == f"{due}, 10s after the run was queued at {queued.isoformat(timespec='seconds')}"
-    )
-    assert missed["State"] in ("queued", "running")  # asked when the alert was sent: still going
-    assert messages[0]["received_at"] >= (queued + LATE_DEADLINE).timestamp()
+    missed_at, follow_up_at = (m["received_at"] for m in messages)
+    queued, started, ended = (_when(final[key]) for key in ("queued_at", "start_date", "end_date"))
+    due = queued + LATE_DEADLINE
+    at = queued.isoformat(timespec="seconds")
+    assert missed["Deadline"] == f"{due.isoformat(timespec='seconds')}, 10s after the run was queued at {at}"
+    assert missed_at >= due.timestamp()
+    # The state is asked just before sending. A busy triggerer (its in-process Execution API is built on
+    # first use, which took 40 s on a loaded host) may only get there after the run ended.
+    if missed_at < ended.timestamp():
+        assert missed["State"] in ("queued", "running")
+    else:
+        assert missed["State"] in ("queued", "running", state)
 
     assert follow_up["State"] == state
     assert follow_up["Deadline"] == missed["Deadline"]
-    run_seconds = (_when(final["end_date"]) - _when(final["start_date"])).total_seconds()
+    assert follow_up_at >= ended.timestamp()
+    # The watch sees the end at its next poll (or when it starts, if the run ended before): what it
+    # reports lies between the truth and the moment the follow-up was sent.
     duration = _seconds(follow_up["Duration"])
-    # The watch asks every 10 s: the duration it reports is the run's, give or take one poll.
-    assert run_seconds - 1 <= duration <= run_seconds + 15, (follow_up, run_seconds)
+    assert (ended - started).total_seconds() - 1 <= duration <= follow_up_at - started.timestamp() + 1
     assert duration >= WORK_SECONDS
-    assert _seconds(follow_up["Late by"]) == pytest.approx(
-        (_when(final["end_date"]) - queued - LATE_DEADLINE).total_seconds(), abs=15
-    )
-    assert messages[1]["received_at"] >= _when(final["end_date"]).timestamp()
+    late_by = _seconds(follow_up["Late by"])
+    assert (ended - due).total_seconds() - 1 <= late_by <= follow_up_at - due.timestamp() + 1
 
 
 def test_a_run_that_finishes_in_time_gets_no_message(twin, deadline_runs):
