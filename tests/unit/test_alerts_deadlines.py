@@ -70,6 +70,7 @@ def test_deadline_by_logical_date_and_at_a_fixed_time():
         ),
         ({"reference": datetime(2026, 1, 1)}, "a fixed reference needs a timezone-aware datetime"),
         ({"minutes": 0}, "give a positive allowance, e.g. deadline(hours=2)"),
+        ({"hours": -1, "reference": datetime(2026, 1, 1, tzinfo=UTC)}, "the allowance must not be negative"),
     ],
 )
 def test_a_bad_deadline_is_refused_in_one_line(kwargs, message):

@@ -152,12 +152,15 @@ def deadline(
     :param mentions: who to notify on the missed-deadline alert (``"U024BE7LH"``, ``"here"``,
         ``"subteam^S0PAY"``); the follow-up never mentions anyone.
     :param note: an extra line on both messages, e.g. a runbook link.
-    :raises ConfigurationError: an unknown reference, a naive datetime, or no allowance at all.
+    :raises ConfigurationError: an unknown reference, a naive datetime, a negative allowance, or none at
+        all for a ``queued`` or ``logical_date`` reference.
     """
     from platform_kit.version_compat import deadline_api
 
     api = deadline_api()
     interval = timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    if interval < timedelta(0):
+        raise ConfigurationError("deadline(): the allowance must not be negative")
     if isinstance(reference, datetime):
         if reference.tzinfo is None or reference.utcoffset() is None:
             raise ConfigurationError("deadline(): a fixed reference needs a timezone-aware datetime")
