@@ -50,11 +50,18 @@ def test_empty_or_foreign_output_is_rejected():
 
 
 def test_pg_dump_args_and_password_only_in_env(monkeypatch):
-    monkeypatch.setenv("PGSERVICE", "inherited")  # stray libpq settings must not leak into the dump
+    # What the DSN sets wins over the shell's libpq variables; what it leaves out comes from them, as it
+    # does for the psycopg connection in this process (PGPASSWORD, PGSSLROOTCERT...).
+    monkeypatch.setenv("PGPASSWORD", "from-the-shell")
+    monkeypatch.setenv("PGSSLMODE", "disable")
+    monkeypatch.setenv("PGSSLROOTCERT", "/etc/ssl/db-ca.pem")
     target = target_from_dsn("postgresql://airflow:s3cret@db.internal:5433/airflow?sslmode=require")
     env = target.env()
     assert env["PGPASSWORD"] == "s3cret" and env["PGHOST"] == "db.internal" and env["PGPORT"] == "5433"
-    assert env["PGSSLMODE"] == "require" and "PGSERVICE" not in env
+    assert env["PGSSLMODE"] == "require" and env["PGSSLROOTCERT"] == "/etc/ssl/db-ca.pem"
+    without_password = target_from_dsn("postgresql://airflow@db.internal/airflow?passfile=/run/pgpass")
+    env = without_password.env()
+    assert env["PGPASSWORD"] == "from-the-shell" and env["PGPASSFILE"] == "/run/pgpass"
     args = DumpOptions(exclude_table_data=("log",), lock_wait_timeout_s=30).pg_dump_args()
     assert {"--format=custom", "--no-owner", "--no-privileges", "--lock-wait-timeout=30000"} <= set(args)
     assert "--exclude-table-data=log" in args

@@ -17,22 +17,41 @@ from platform_kit.connections import POSTGRES_CONN_TYPES, get_connection
 from platform_kit.exceptions import BackupError
 from platform_kit.utils import one_line
 
-# libpq keyword -> environment variable, for the keywords worth carrying over.
+# libpq keyword -> environment variable (libpq's "Environment Variables" list). Parameters from a DSN or a
+# connection reach pg_dump/pg_restore through these; psycopg gets the same keywords as arguments.
 _ENV_NAMES = {
     "host": "PGHOST",
+    "hostaddr": "PGHOSTADDR",
     "port": "PGPORT",
+    "dbname": "PGDATABASE",
     "user": "PGUSER",
     "password": "PGPASSWORD",
-    "dbname": "PGDATABASE",
+    "passfile": "PGPASSFILE",
+    "require_auth": "PGREQUIREAUTH",
+    "channel_binding": "PGCHANNELBINDING",
+    "service": "PGSERVICE",
+    "options": "PGOPTIONS",
+    "application_name": "PGAPPNAME",
     "sslmode": "PGSSLMODE",
+    "sslnegotiation": "PGSSLNEGOTIATION",
+    "sslcompression": "PGSSLCOMPRESSION",
     "sslcert": "PGSSLCERT",
     "sslkey": "PGSSLKEY",
     "sslrootcert": "PGSSLROOTCERT",
     "sslcrl": "PGSSLCRL",
+    "sslcrldir": "PGSSLCRLDIR",
+    "sslsni": "PGSSLSNI",
+    "requirepeer": "PGREQUIREPEER",
+    "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+    "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION",
+    "gssencmode": "PGGSSENCMODE",
+    "krbsrvname": "PGKRBSRVNAME",
+    "gsslib": "PGGSSLIB",
+    "gssdelegation": "PGGSSDELEGATION",
     "connect_timeout": "PGCONNECT_TIMEOUT",
-    "options": "PGOPTIONS",
-    "application_name": "PGAPPNAME",
+    "client_encoding": "PGCLIENTENCODING",
     "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "load_balance_hosts": "PGLOADBALANCEHOSTS",
 }
 
 
@@ -51,9 +70,15 @@ class PgTarget:
         return PgTarget({**self.params, "dbname": dbname})
 
     def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
-        """An environment for ``pg_dump``/``pg_restore``: ``base`` (default ``os.environ``) without any
-        inherited ``PG*`` variables, plus ours."""
-        env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("PG")}
+        """An environment for ``pg_dump``/``pg_restore``: ``base`` (default ``os.environ``) with our
+        parameters on top.
+
+        Inherited libpq variables fill in what the DSN or connection leaves out, exactly as they do for
+        the psycopg connection in this process: ``PGPASSWORD``, ``PGPASSFILE``, ``PGSSLMODE``,
+        ``PGSSLROOTCERT``... So ``PGPASSWORD=... platform-kit backup create --dsn postgresql://u@h/db``
+        dumps with that password, which never appears on a command line.
+        """
+        env = dict(os.environ if base is None else base)
         env.update({_ENV_NAMES[k]: str(v) for k, v in self.params.items() if k in _ENV_NAMES})
         env.setdefault("PGCONNECT_TIMEOUT", "10")
         return env
@@ -70,7 +95,7 @@ class PgTarget:
         import psycopg
 
         kwargs = {k: v for k, v in self.params.items() if k in _ENV_NAMES}
-        kwargs.setdefault("connect_timeout", "10")
+        kwargs.setdefault("connect_timeout", os.environ.get("PGCONNECT_TIMEOUT", "10"))
         try:
             conn = psycopg.connect(autocommit=autocommit, **kwargs)
         except psycopg.OperationalError as exc:
