@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import BinaryIO, Protocol
 
-from platform_kit.exceptions import StorageError
+from platform_kit.exceptions import PlatformKitError, StorageError
 from platform_kit.storage.url import StorageURL
 from platform_kit.utils import one_line
 
@@ -41,6 +42,53 @@ class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
+#: ``(exception) -> StorageError | None``: the one-line error for an SDK failure, ``None`` if unknown.
+ErrorTranslator = Callable[[BaseException], "StorageError | None"]
+
+
+def _no_translation(exc: BaseException) -> StorageError | None:
+    return None
+
+
+@contextmanager
+def translated_errors(translate: ErrorTranslator) -> Iterator[None]:
+    """Re-raise an SDK exception as the :class:`StorageError` ``translate`` makes of it (when it knows it).
+
+    Expected failures (no credentials, an unreachable endpoint, a missing bucket, access denied) then
+    reach the user as one line naming the fix; anything ``translate`` does not know keeps its traceback.
+    """
+    try:
+        yield
+    except PlatformKitError:
+        raise
+    except Exception as exc:
+        error = translate(exc)
+        if error is None:
+            raise
+        raise error from exc
+
+
+class _TranslatedReader:
+    """A reader whose SDK errors (e.g. a lazy first request on GCS) are translated like the store's."""
+
+    def __init__(self, reader: BinaryIO, translate: ErrorTranslator) -> None:
+        self._reader = reader
+        self._translate = translate
+
+    def read(self, size: int = -1) -> bytes:
+        with translated_errors(self._translate):
+            return self._reader.read(size)
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> _TranslatedReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class ObjectWriter(ABC):
     """A streaming upload of one object. Nothing is visible in the bucket until :meth:`commit`.
 
@@ -53,6 +101,8 @@ class ObjectWriter(ABC):
         self.size = 0
         self._hash = hashlib.sha256()
         self._state = "open"
+        #: Set by :meth:`ObjectStore.open_writer`: turns an SDK error into a one-line StorageError.
+        self.translate_error: ErrorTranslator = _no_translation
 
     @property
     def sha256(self) -> str:
@@ -66,7 +116,8 @@ class ObjectWriter(ABC):
             return 0
         self._hash.update(data)
         self.size += len(data)
-        self._write(bytes(data) if isinstance(data, memoryview) else data)
+        with translated_errors(self.translate_error):
+            self._write(bytes(data) if isinstance(data, memoryview) else data)
         return len(data)
 
     def commit(self) -> ObjectInfo:
@@ -74,7 +125,8 @@ class ObjectWriter(ABC):
         if self._state != "open":
             raise ValueError(f"writer for {self.key} is {self._state}")
         try:
-            self._commit()
+            with translated_errors(self.translate_error):
+                self._commit()
         except BaseException:
             self.abort()
             raise
@@ -114,47 +166,86 @@ class ObjectWriter(ABC):
 
 
 class ObjectStore(ABC):
-    """One bucket on S3 or GCS. Build one with :func:`platform_kit.storage.open_store`."""
+    """One bucket on S3 or GCS. Build one with :func:`platform_kit.storage.open_store`.
+
+    Subclasses implement the underscored methods with their SDK; the public ones here add the error
+    translation, so every expected SDK failure reaches the caller as a one-line :class:`StorageError`.
+    """
 
     scheme: str
 
-    def __init__(self, bucket: str) -> None:
+    def __init__(self, bucket: str, *, translate_error: ErrorTranslator | None = None) -> None:
+        """:param bucket: the bucket name.
+        :param translate_error: turns SDK exceptions into :class:`StorageError` (see
+            :mod:`platform_kit.storage.clients`); unknown exceptions propagate unchanged."""
         self.bucket = bucket
+        self.translate_error: ErrorTranslator = translate_error or _no_translation
 
     @property
     def root(self) -> StorageURL:
         return StorageURL(self.scheme, self.bucket)
 
-    @abstractmethod
     def open_writer(self, key: str, *, expected_size: int | None = None) -> ObjectWriter:
         """Start a streaming upload of ``key``.
 
         :param expected_size: a generous estimate of the final size in bytes (e.g. the database size);
             S3 uses it to choose a part size that stays within 10,000 parts. Unknown is fine.
         """
+        with translated_errors(self.translate_error):
+            writer = self._open_writer(key, expected_size=expected_size)
+        writer.translate_error = self.translate_error
+        return writer
 
-    @abstractmethod
     def open_reader(self, key: str) -> BinaryIO:
         """A file-like object streaming ``key`` (``read(n)``, ``close()``); nothing is held in memory."""
+        with translated_errors(self.translate_error):
+            reader = self._open_reader(key)
+        return _TranslatedReader(reader, self.translate_error)  # type: ignore[return-value]
 
-    @abstractmethod
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object whose key starts with ``prefix``, following pagination to the end."""
+        with translated_errors(self.translate_error):
+            yield from self._list(prefix)
 
-    @abstractmethod
     def head(self, key: str) -> ObjectInfo | None:
         """The object's size and time, or ``None`` if it does not exist."""
+        with translated_errors(self.translate_error):
+            return self._head(key)
 
-    @abstractmethod
     def delete(self, key: str) -> None:
         """Delete ``key``; deleting a missing key is not an error."""
+        with translated_errors(self.translate_error):
+            self._delete(key)
 
-    @abstractmethod
     def check_bucket(self) -> None:
         """Raise :class:`StorageError` unless the bucket exists and these credentials can reach it."""
+        with translated_errors(self.translate_error):
+            self._check_bucket()
 
     def put_bytes(self, key: str, data: bytes) -> ObjectInfo:
         """Upload a small object in one go (e.g. a manifest)."""
+        with translated_errors(self.translate_error):
+            return self._put_bytes(key, data)
+
+    @abstractmethod
+    def _open_writer(self, key: str, *, expected_size: int | None) -> ObjectWriter: ...
+
+    @abstractmethod
+    def _open_reader(self, key: str) -> BinaryIO: ...
+
+    @abstractmethod
+    def _list(self, prefix: str) -> Iterator[ObjectInfo]: ...
+
+    @abstractmethod
+    def _head(self, key: str) -> ObjectInfo | None: ...
+
+    @abstractmethod
+    def _delete(self, key: str) -> None: ...
+
+    @abstractmethod
+    def _check_bucket(self) -> None: ...
+
+    def _put_bytes(self, key: str, data: bytes) -> ObjectInfo:
         with self.open_writer(key, expected_size=len(data)) as writer:
             writer.write(data)
         return ObjectInfo(key, writer.size, sha256=writer.sha256)

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from platform_kit.exceptions import StorageError
-from platform_kit.storage.base import MiB, ObjectInfo, ObjectStore, ObjectWriter
-from platform_kit.utils import one_line
+from platform_kit.storage.base import ErrorTranslator, MiB, ObjectInfo, ObjectStore, ObjectWriter
 
 log = logging.getLogger(__name__)
 
@@ -48,59 +47,54 @@ class GCSStore(ObjectStore):
 
     scheme = "gs"
 
-    def __init__(self, client: Any, bucket: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        translate_error: ErrorTranslator | None = None,
+    ) -> None:
         """:param client: a storage client (see :func:`platform_kit.storage.clients.gcs_client`).
-        :param chunk_size: bytes per resumable-upload request; a multiple of 256 KiB."""
-        super().__init__(bucket)
+        :param chunk_size: bytes per resumable-upload request; a multiple of 256 KiB.
+        :param translate_error: see :class:`~platform_kit.storage.base.ObjectStore`."""
+        super().__init__(bucket, translate_error=translate_error)
         self.client = client
         self.chunk_size = chunk_size
         self._bucket = client.bucket(bucket)
 
-    def open_writer(self, key: str, *, expected_size: int | None = None) -> GCSWriter:
+    def _open_writer(self, key: str, *, expected_size: int | None) -> GCSWriter:
         # Resumable uploads have no part limit, so the expected size does not matter here.
         return GCSWriter(self._bucket.blob(key), self.chunk_size)
 
-    def put_bytes(self, key: str, data: bytes) -> ObjectInfo:
+    def _put_bytes(self, key: str, data: bytes) -> ObjectInfo:
         # One request, atomic: small objects do not need a resumable session.
         import hashlib
 
         self._bucket.blob(key).upload_from_string(data, content_type="application/octet-stream")
         return ObjectInfo(key, len(data), sha256=hashlib.sha256(data).hexdigest())
 
-    def open_reader(self, key: str) -> BinaryIO:
+    def _open_reader(self, key: str) -> BinaryIO:
         return self._bucket.blob(key).open("rb", chunk_size=8 * MiB)
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def _list(self, prefix: str) -> Iterator[ObjectInfo]:
         # list_blobs follows page tokens itself.
         for blob in self.client.list_blobs(self.bucket, prefix=prefix or None):
             yield ObjectInfo(blob.name, int(blob.size or 0), blob.updated)
 
-    def head(self, key: str) -> ObjectInfo | None:
+    def _head(self, key: str) -> ObjectInfo | None:
         blob = self._bucket.get_blob(key)
         if blob is None:
             return None
         return ObjectInfo(key, int(blob.size or 0), blob.updated)
 
-    def delete(self, key: str) -> None:
+    def _delete(self, key: str) -> None:
         from google.api_core.exceptions import NotFound
 
         with contextlib.suppress(NotFound):
             self._bucket.blob(key).delete()
 
-    def check_bucket(self) -> None:
-        from google.api_core.exceptions import Forbidden
-
-        try:
-            found = self.client.lookup_bucket(self.bucket)
-        except Forbidden as exc:
-            raise StorageError(
-                f"access to GCS bucket {self.bucket!r} denied; grant the google connection's service account "
-                "storage.objects.create/delete/get/list on it"
-            ) from exc
-        except Exception as exc:
-            raise StorageError(
-                f"cannot reach GCS bucket {self.bucket!r} ({one_line(exc)}); check the google connection "
-                "(credentials, project, emulator_host)"
-            ) from exc
-        if found is None:
+    def _check_bucket(self) -> None:
+        # Refusals and unreachable endpoints become one-line StorageErrors in translate_error.
+        if self.client.lookup_bucket(self.bucket) is None:
             raise StorageError(f"GCS bucket {self.bucket!r} does not exist; create it or fix the URL")

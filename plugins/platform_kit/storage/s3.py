@@ -9,8 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 from platform_kit.exceptions import StorageError
-from platform_kit.storage.base import MiB, ObjectInfo, ObjectStore, ObjectWriter
-from platform_kit.utils import one_line
+from platform_kit.storage.base import ErrorTranslator, MiB, ObjectInfo, ObjectStore, ObjectWriter
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +151,8 @@ class _S3Reader:
         self.close()
 
 
-def _error_code(exc: BaseException) -> str:
+def error_code(exc: BaseException) -> str:
+    """The S3 error code of a botocore ``ClientError`` (``"NoSuchBucket"``, ``"403"``...), else ``""``."""
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
 
@@ -162,51 +162,37 @@ class S3Store(ObjectStore):
 
     scheme = "s3"
 
-    def __init__(self, client: Any, bucket: str) -> None:
-        """:param client: a boto3 S3 client (see :func:`platform_kit.storage.clients.s3_client`)."""
-        super().__init__(bucket)
+    def __init__(self, client: Any, bucket: str, *, translate_error: ErrorTranslator | None = None) -> None:
+        """:param client: a boto3 S3 client (see :func:`platform_kit.storage.clients.s3_client`).
+        :param translate_error: see :class:`~platform_kit.storage.base.ObjectStore`."""
+        super().__init__(bucket, translate_error=translate_error)
         self.client = client
 
-    def open_writer(self, key: str, *, expected_size: int | None = None) -> S3Writer:
+    def _open_writer(self, key: str, *, expected_size: int | None) -> S3Writer:
         return S3Writer(self.client, self.bucket, key, choose_part_size(expected_size))
 
-    def open_reader(self, key: str) -> BinaryIO:
+    def _open_reader(self, key: str) -> BinaryIO:
         response = self.client.get_object(Bucket=self.bucket, Key=key)
         return _S3Reader(response["Body"])  # type: ignore[return-value]
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def _list(self, prefix: str) -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 yield ObjectInfo(item["Key"], int(item["Size"]), item.get("LastModified"))
 
-    def head(self, key: str) -> ObjectInfo | None:
+    def _head(self, key: str) -> ObjectInfo | None:
         try:
             response = self.client.head_object(Bucket=self.bucket, Key=key)
         except Exception as exc:
-            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
         return ObjectInfo(key, int(response["ContentLength"]), response.get("LastModified"))
 
-    def delete(self, key: str) -> None:
+    def _delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
-    def check_bucket(self) -> None:
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-        except Exception as exc:
-            code = _error_code(exc)
-            if code in ("404", "NoSuchBucket", "NotFound"):
-                raise StorageError(
-                    f"S3 bucket {self.bucket!r} does not exist; create it or fix the URL"
-                ) from exc
-            if code in ("403", "AccessDenied", "Forbidden"):
-                raise StorageError(
-                    f"access to S3 bucket {self.bucket!r} denied; check the aws connection's credentials "
-                    "and the bucket policy"
-                ) from exc
-            raise StorageError(
-                f"cannot reach S3 bucket {self.bucket!r} ({one_line(exc)}); check the aws connection "
-                "(endpoint_url, region, credentials)"
-            ) from exc
+    def _check_bucket(self) -> None:
+        # A missing bucket (404) or a refusal (403) becomes a one-line StorageError in translate_error.
+        self.client.head_bucket(Bucket=self.bucket)
