@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from platform_kit import __version__
 from platform_kit.exceptions import PlatformKitError
+from platform_kit.shell import prepare_shell
 
 # Modules exposing ``register(subparsers: argparse._SubParsersAction) -> None``.
 COMMAND_MODULES: list[str] = [
@@ -31,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Operate Airflow maintenance from a shell: the same engines the platform-kit DAGs use.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="also show Airflow's and the providers' INFO logs"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
@@ -44,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    # Before anything imports Airflow: a shell without an Airflow home must not get ~/airflow created.
+    prepare_shell(verbose=args.verbose)
     try:
         return int(handler(args) or 0)
     except PlatformKitError as exc:

@@ -61,6 +61,15 @@ FERNET_WARNING = (
     "the key. Restoring needs the same Fernet key; back it up separately."
 )
 
+FERNET_UNKNOWN_SHORT = (
+    "this shell has no Airflow configuration, so which [core] fernet_key encrypts the dumped secrets is "
+    "unknown; restoring needs the key of the Airflow that uses this DB"
+)
+FERNET_UNKNOWN = (
+    FERNET_UNKNOWN_SHORT + " (run the backup where AIRFLOW_HOME or AIRFLOW_CONFIG points at that "
+    "Airflow's configuration to record the key's fingerprint)"
+)
+
 
 @dataclass(frozen=True)
 class DumpOptions:
@@ -104,10 +113,32 @@ def fernet_facts() -> dict[str, Any]:
         )
         return {"status": "unreadable", "fingerprints": []}
     keys = [k.strip() for k in value.split(",") if k.strip()]
+    if not keys and not _knows_airflow_config():
+        return {"status": "unknown", "fingerprints": [], "note": FERNET_UNKNOWN}
     if not keys:
         log.warning(FERNET_WARNING)
         return {"status": "empty", "fingerprints": [], "warning": FERNET_WARNING}
     return {"status": "present", "fingerprints": [hashlib.sha256(k.encode()).hexdigest() for k in keys]}
+
+
+def _knows_airflow_config() -> bool:
+    """Whether an empty key here means the Airflow has none (a task, or a shell with Airflow's config)."""
+    from platform_kit.shell import has_airflow_config
+    from platform_kit.version_compat import in_task_process
+
+    return in_task_process() or has_airflow_config()
+
+
+def describe_fernet(facts: dict[str, Any]) -> str:
+    """One line for a summary: the key's fingerprint(s), or why there is none."""
+    fingerprints = facts.get("fingerprints") or []
+    if fingerprints:
+        return "sha256 " + ", ".join(f[:16] for f in fingerprints) + " (restoring needs this key)"
+    if facts.get("status") == "unknown":
+        return "not known here: " + FERNET_UNKNOWN_SHORT
+    if facts.get("status") == "empty":
+        return "EMPTY: connection passwords and variables are stored unencrypted; protect this dump"
+    return str(facts.get("status", "unreadable"))
 
 
 def airflow_version() -> str | None:
@@ -172,6 +203,10 @@ class _SnapshotCounter:
 
     def wait(self) -> None:
         self._thread.join()
+
+    def failed_first(self) -> bool:
+        """True when counting failed on its own, not because :meth:`cancel_safe` stopped it."""
+        return self.error is not None and type(self.error).__name__ != "QueryCanceled"
 
     def join(self) -> None:
         self._thread.join()
@@ -259,6 +294,13 @@ def create_backup(
             with contextlib.suppress(Exception):
                 snap_conn.cancel_safe()  # stop counting rows for a dump that will not exist
             counter.wait()
+            if counter.failed_first():
+                # The counter's failure aborted the snapshot, so pg_dump's own error ("could not import
+                # the requested snapshot") would hide the cause, e.g. a table the role may not read.
+                raise BackupError(
+                    f"reading the tables failed ({one_line(counter.error)}); give the role read access "
+                    "to every table (pg_read_all_data on PostgreSQL 14+) - nothing was committed"
+                ) from exc
             if isinstance(exc, BackupError | KeyboardInterrupt):
                 raise
             raise BackupError(
