@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from platform_kit.backup.engine import DumpOptions, create_backup, main_table_counts
+from platform_kit.backup.engine import DumpOptions, create_backup, describe_fernet, main_table_counts
 from platform_kit.backup.source import PgTarget, target_from_connection, target_from_dsn
 from platform_kit.defaults import (
     AWS_CONN_ID,
@@ -84,17 +84,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     verify = commands.add_parser("verify", help="check a backup's SHA-256 and table of contents")
     verify.add_argument("url", metavar="URL", help="a backup set (or a prefix: its newest backup)")
-    verify.add_argument(
+    scratch = verify.add_mutually_exclusive_group()
+    scratch.add_argument(
+        "--restore-test-conn-id",
+        default=None,
+        help="also restore into a scratch DB created beside this postgres connection's database (its role "
+        "needs CREATEDB) and compare row counts",
+    )
+    scratch.add_argument(
         "--restore-test-dsn",
         default=None,
-        help="also restore into a scratch DB created on this server and compare row counts",
+        help="the same with postgresql://user@host:port/db; libpq's PGPASSWORD/PGPASSFILE/PGSSL* apply",
     )
     storage_args(verify)
     verify.set_defaults(handler=_verify)
 
     restore = commands.add_parser("restore", help="restore a backup into an (empty) database")
     restore.add_argument("url", metavar="URL", help="a backup set (or a prefix: its newest verified backup)")
-    restore.add_argument("--target-dsn", required=True, help="postgresql://user@host:port/db to restore into")
+    target = restore.add_mutually_exclusive_group(required=True)
+    target.add_argument("--target-conn-id", help="postgres connection of the empty database to restore into")
+    target.add_argument(
+        "--target-dsn",
+        help="postgresql://user@host:port/db to restore into; prefer PGPASSWORD in the environment over a "
+        "password in the DSN",
+    )
     restore.add_argument(
         "--force", action="store_true", help="restore even if the target has tables (replaces them)"
     )
@@ -134,11 +147,18 @@ def _print(args: argparse.Namespace, out: TextIO, title: str, data: Any) -> None
         print(format_summary(title, data), file=out)
 
 
+def _target(conn_id: str | None, dsn: str | None) -> PgTarget | None:
+    """The database a ``--...-conn-id`` or ``--...-dsn`` option names (``None`` when neither is given)."""
+    if dsn:
+        return target_from_dsn(dsn)
+    return target_from_connection(conn_id) if conn_id else None
+
+
 @_run
 def _create(args: argparse.Namespace, out: TextIO) -> int:
     from platform_kit.backup.restore import verify_backup
 
-    source: PgTarget = target_from_dsn(args.dsn) if args.dsn else target_from_connection(args.conn_id)
+    source = _target(args.conn_id, args.dsn)
     store, dest = _store(args, args.to)
     options = DumpOptions(
         exclude_table_data=tuple(args.exclude_table_data)
@@ -156,7 +176,7 @@ def _create(args: argparse.Namespace, out: TextIO) -> int:
         "server_version": manifest["server_version"],
         "alembic_revision": manifest["alembic_revision"],
         "rows": main_table_counts(manifest),
-        "fernet_key": manifest["fernet_key"]["status"],
+        "fernet_key": describe_fernet(manifest["fernet_key"]),
         "note": "restoring needs the same Fernet key as the source Airflow",
     }
     if args.verify:
@@ -206,7 +226,7 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
     from platform_kit.storage import parse_url
 
     store, _ = _store(args, args.url)
-    scratch = target_from_dsn(args.restore_test_dsn) if args.restore_test_dsn else None
+    scratch = _target(args.restore_test_conn_id, args.restore_test_dsn)
     result = verify_backup(store, parse_url(args.url), pg_bin_dir=args.pg_bin_dir, restore_test=scratch)
     _print(args, out, "Backup verified", result)
     return 0
@@ -217,11 +237,12 @@ def _restore(args: argparse.Namespace, out: TextIO) -> int:
     from platform_kit.backup.restore import restore_backup
     from platform_kit.storage import parse_url
 
+    target = _target(args.target_conn_id, args.target_dsn)
     store, _ = _store(args, args.url)
     result = restore_backup(
         store,
         parse_url(args.url),
-        target_from_dsn(args.target_dsn),
+        target,
         force=args.force,
         pg_bin_dir=args.pg_bin_dir,
     )
