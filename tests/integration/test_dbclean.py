@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from airflow_env import airflow_cli_env
+from plain_shell import plain_shell
 
 from platform_kit.dbclean import ArchiveMode, CleanupOptions, clean_metadb, url_from_dsn
 from platform_kit.exceptions import DbCleanupError
@@ -353,3 +354,26 @@ def test_cli_finds_a_connection_stored_in_the_metadata_db_as_backup_create_does(
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout)
     assert summary["dry_run"] is True and summary["rows_matched"] > 0
+
+
+def test_cli_from_a_plain_shell_takes_the_password_from_pgpassword(pg, metadb, tmp_path):
+    """``PGPASSWORD=... platform-kit db clean --dsn postgresql://user@host/db``: no password in the DSN
+    (``ps`` would show it), no Airflow configuration in the shell, nothing left behind."""
+    shell = plain_shell(tmp_path)
+    database = metadb.rsplit("/", 1)[1]
+    proc = shell.run(
+        "db",
+        "clean",
+        "--dry-run",
+        "--json",
+        "--retention-days",
+        str(RETENTION_DAYS),
+        "--dsn",
+        f"postgresql://{pg.user}@{pg.host}:{pg.port}/{database}",
+        env={"PGPASSWORD": pg.password},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert summary["dry_run"] is True and summary["rows_matched"] > 0 and summary["rows_deleted"] == 0
+    assert pg.password not in proc.stdout + proc.stderr
+    shell.assert_no_side_effects()
