@@ -25,6 +25,12 @@ class ServiceProcess:
     url: str
     log_path: Path | None = None
 
+    def terminate(self) -> None:
+        """Ask the process group to stop (SIGTERM) without waiting; :meth:`stop` then waits for it."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+
     def stop(self, timeout: float = 20) -> None:
         if self.proc.poll() is not None:
             return
@@ -62,11 +68,11 @@ def wait_http(service: ServiceProcess, path: str = "/", timeout: float = 60) -> 
     raise RuntimeError(f"{service.name} did not answer on {service.url} within {timeout:.0f}s")
 
 
-def start_moto(port: int | None = None, log_dir: Path | None = None) -> ServiceProcess:
+def start_moto(port: int | None = None, log_dir: Path | None = None, name: str = "moto") -> ServiceProcess:
     """moto's S3 (and STS) in server mode: a real HTTP endpoint, as boto3 sees AWS."""
     port = port or free_port()
     service = spawn(
-        "moto",
+        name,
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         f"http://127.0.0.1:{port}",
         log_dir,
@@ -75,11 +81,11 @@ def start_moto(port: int | None = None, log_dir: Path | None = None) -> ServiceP
     return service
 
 
-def start_gcs(port: int | None = None, log_dir: Path | None = None) -> ServiceProcess:
+def start_gcs(port: int | None = None, log_dir: Path | None = None, name: str = "gcs") -> ServiceProcess:
     """gcp-storage-emulator in memory; clients reach it through ``STORAGE_EMULATOR_HOST``."""
     port = port or free_port()
     service = spawn(
-        "gcs",
+        name,
         [
             sys.executable,
             "-m",

@@ -153,3 +153,41 @@ def _as_json(value):
         return json.loads(value)
     except (TypeError, json.JSONDecodeError):
         return value
+
+
+# The services compose runs that the twin replaces with something else: PostgreSQL is a private cluster
+# (not published), Redis and the Celery worker are replaced by the LocalExecutor, airflow-init by
+# start_twin's own set-up (which calls sandbox/init_sandbox.py's scratch database step too).
+NOT_TWIN_COMPONENTS = {"postgres", "redis", "airflow-worker", "airflow-init"}
+
+
+def test_the_twin_listens_on_the_ports_compose_publishes(compose):
+    from twin.stack import COMPOSE_PORTS, plan_ports
+
+    published = {}
+    for name, svc in compose["services"].items():
+        for port in _published(svc):
+            _host_ip, host_port, _target = port.split(":")
+            published[name] = int(host_port.split("/")[0])
+    assert published == COMPOSE_PORTS  # the README's addresses: 8080, 5000, 9023, 8090
+    assert plan_ports(8080) == COMPOSE_PORTS
+    assert plan_ports(18080) == {**COMPOSE_PORTS, "airflow-apiserver": 18080}
+    free = plan_ports(0)  # what the tests use: nothing fixed, nothing shared
+    assert free.keys() == COMPOSE_PORTS.keys() and len(set(free.values())) == len(free)
+
+
+def test_every_compose_service_has_a_twin_component_of_the_same_name(compose):
+    from twin.stack import COMPOSE_COMPONENTS
+
+    assert set(compose["services"]) - NOT_TWIN_COMPONENTS == set(COMPOSE_COMPONENTS)
+
+
+def test_the_twin_runs_the_health_monitor_as_compose_does(compose):
+    from twin.stack import HEALTH_INTERVAL, health_monitor_argv
+
+    command = compose["services"]["health-monitor"]["command"]
+    heartbeat = command[command.index("--heartbeat-file") + 1]
+    twin = health_monitor_argv(
+        sandbox_env.COMPOSE_ADDRESSES["airflow-apiserver"], Path(heartbeat), HEALTH_INTERVAL
+    )
+    assert twin[1:] == command[1:]  # same module, options and interval; only the interpreter differs

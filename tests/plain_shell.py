@@ -1,6 +1,6 @@
 """Run ``platform-kit`` from a plain shell in tests: only the variables a user's terminal would have.
 
-Not a test module; imported by the integration tests (their folder is on ``sys.path``).
+Not a test module; ``tests/`` is on ``sys.path`` through its ``conftest.py``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def plain_shell(tmp_path: Path, bin_dir: Path | None = None) -> PlainShell:
     (default: this interpreter's venv)."""
     bin_dir = bin_dir or Path(sys.executable).parent
     home, tmp = tmp_path / "home", tmp_path / "tmp"
-    home.mkdir()
+    home.mkdir(parents=True)
     tmp.mkdir()
     return PlainShell(bin_dir, home, tmp)
 
