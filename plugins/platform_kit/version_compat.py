@@ -290,3 +290,15 @@ def settings_engine() -> Any:
     from airflow import settings
 
     return settings.engine
+
+
+# --- The sandbox twin (scripts/twin, development tooling) --------------------------------------------------
+
+
+def task_log_server_app() -> Any:
+    """The ASGI app Airflow's worker and triggerer log servers serve (the twin serves it on loopback)."""
+    try:
+        from airflow.utils.serve_logs import create_app
+    except ImportError as exc:
+        raise moved("the twin's loopback log server", f"cannot import create_app ({exc})") from None
+    return create_app()

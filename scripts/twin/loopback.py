@@ -26,9 +26,10 @@ def main() -> None:
     args = parser.parse_args()
 
     import uvicorn
-    from airflow.utils.serve_logs import create_app  # the app Airflow's own log servers serve
 
-    uvicorn.run(create_app(), host=LOOPBACK, port=args.port, log_level="warning", access_log=False)
+    from platform_kit.version_compat import task_log_server_app
+
+    uvicorn.run(task_log_server_app(), host=LOOPBACK, port=args.port, log_level="warning", access_log=False)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,11 @@ def test_db_cleanup_internals_have_the_shape_the_driver_wraps():
     assert "query" in inspect.signature(core._check_for_rows).parameters
 
 
+def test_the_task_log_server_app_builds():
+    app = version_compat.task_log_server_app()
+    assert any(getattr(route, "path", "") == "/log" for route in app.routes)
+
+
 def test_metastore_backend_is_importable():
     from airflow.secrets.metastore import MetastoreBackend
 
