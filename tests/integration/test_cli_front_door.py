@@ -30,6 +30,8 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 UV = REPO / ".tools" / "bin" / "uv"
 ROWS = 500
+#: ``backup create`` from the front door, filled in per case.
+CREATE = ["backup", "create", "--to", "s3://{bucket}/metadb", "--dsn", "{dsn}"]
 
 
 @pytest.fixture
@@ -160,19 +162,19 @@ def test_pgpassfile_reaches_the_restore_test(shell, source_db, moto_server, buck
         ),
         pytest.param(
             "unreachable endpoint",
-            ["backup", "create", "--to", "s3://{bucket}/metadb", "--dsn", "{dsn}"],
+            CREATE,
             "cannot reach the S3 endpoint http://127.0.0.1:{closed_port} for s3://{bucket}",
             id="unreachable-endpoint",
         ),
         pytest.param(
             "",
-            ["backup", "create", "--to", "s3://no-such-bucket-{bucket}/metadb", "--dsn", "{dsn}"],
+            [*CREATE[:3], "s3://no-such-bucket-{bucket}/metadb", *CREATE[4:]],
             "S3 bucket 'no-such-bucket-{bucket}' does not exist; create it or fix the URL",
             id="missing-bucket",
         ),
         pytest.param(
             "",
-            ["backup", "create", "--to", "s3://{bucket}/metadb", "--dsn", "host=127.0.0.1 port"],
+            [*CREATE[:5], "host=127.0.0.1 port"],
             "could not parse the DSN; use postgresql://user:password@host:port/dbname",
             id="unparseable-dsn",
         ),
@@ -184,13 +186,13 @@ def test_pgpassfile_reaches_the_restore_test(shell, source_db, moto_server, buck
         ),
         pytest.param(
             "no password",
-            ["backup", "create", "--to", "s3://{bucket}/metadb", "--dsn", "{dsn}"],
+            CREATE,
             "no password supplied); check the host, port, user and password",
             id="no-password",
         ),
         pytest.param(
             "ssl required",
-            ["backup", "create", "--to", "s3://{bucket}/metadb", "--dsn", "{dsn}"],
+            CREATE,
             "SSL",
             id="pgsslmode-from-the-shell",
         ),

@@ -69,7 +69,8 @@ def translated_errors(translate: ErrorTranslator) -> Iterator[None]:
 
 
 class _TranslatedReader:
-    """A reader whose SDK errors (e.g. a lazy first request on GCS) are translated like the store's."""
+    """A reader over an SDK's stream whose errors (e.g. a lazy first request on GCS) are translated like the
+    store's; ``read`` never loads more than asked for, and ``read()``/``read(-1)`` reads to the end."""
 
     def __init__(self, reader: BinaryIO, translate: ErrorTranslator) -> None:
         self._reader = reader
@@ -77,7 +78,7 @@ class _TranslatedReader:
 
     def read(self, size: int = -1) -> bytes:
         with translated_errors(self._translate):
-            return self._reader.read(size)
+            return self._reader.read() if size is None or size < 0 else self._reader.read(size)
 
     def close(self) -> None:
         self._reader.close()

@@ -132,25 +132,6 @@ class S3Writer(ObjectWriter):
             self._executor = None
 
 
-class _S3Reader:
-    """Streams an object body; ``read`` never loads more than asked for."""
-
-    def __init__(self, body: Any) -> None:
-        self._body = body
-
-    def read(self, size: int = -1) -> bytes:
-        return self._body.read() if size is None or size < 0 else self._body.read(size)
-
-    def close(self) -> None:
-        self._body.close()
-
-    def __enter__(self) -> _S3Reader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 def error_code(exc: BaseException) -> str:
     """The S3 error code of a botocore ``ClientError`` (``"NoSuchBucket"``, ``"403"``...), else ``""``."""
     response = getattr(exc, "response", None) or {}
@@ -172,8 +153,7 @@ class S3Store(ObjectStore):
         return S3Writer(self.client, self.bucket, key, choose_part_size(expected_size))
 
     def _open_reader(self, key: str) -> BinaryIO:
-        response = self.client.get_object(Bucket=self.bucket, Key=key)
-        return _S3Reader(response["Body"])  # type: ignore[return-value]
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]  # streamed, never buffered
 
     def _list(self, prefix: str) -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
