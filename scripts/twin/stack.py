@@ -597,7 +597,7 @@ def banner(twin: Twin, started: float, keep_home: bool) -> str:
         f"  Health monitor  posts to the Slack receiver when a component turns unhealthy or recovers\n"
         f"  Fernet key      {twin.fernet_key}   sha256 {fingerprint[:16]}…, {kept}\n"
         f"  AIRFLOW_HOME    {twin.home} (component logs in component-logs/)\n"
-        "\nStop or start one component (step 6 of the README), from another terminal:\n"
+        "\nStop or start one component (the README's health step), from another terminal:\n"
         "  scripts/sandbox stop scheduler   scripts/sandbox start scheduler   scripts/sandbox status\n"
         f"\nUse the platform-kit CLI against this twin: paste these lines (or `source {cli_env}`):\n"
         f"{exports}\n"

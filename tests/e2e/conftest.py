@@ -22,7 +22,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 def twin() -> Iterator:
     from twin.stack import start_twin
 
-    # The health monitor polls every 2 s instead of 10 s, so the outage test (README step 6) is quick.
+    # The health monitor polls every 2 s instead of 10 s, so the README health-step test is quick.
     stack = start_twin(
         extra_dag_folders={"e2e-tests": E2E_DAGS},
         manual_only=True,

@@ -1,5 +1,5 @@
-"""README step 6 on the twin: stop the scheduler the documented way, watch the receiver page say so, start it
-again, watch it recover.
+"""The README's health step on the twin: stop the scheduler the documented way, watch the receiver page
+say so, start it again, watch it recover.
 
 The twin's own health monitor does the watching (as compose's health-monitor service does), polling every
 2 s in the e2e twin. The scheduler is stopped and started with ``scripts/sandbox stop|start scheduler`` from
@@ -40,7 +40,7 @@ def _scheduler_alerts(twin) -> list[str]:
     ]
 
 
-def test_readme_step_6_scheduler_outage_and_recovery_on_the_receiver_page(twin):
+def test_readme_health_step_scheduler_outage_and_recovery_on_the_receiver_page(twin):
     from twin.browser import chromium_page
 
     SHOTS.mkdir(parents=True, exist_ok=True)
