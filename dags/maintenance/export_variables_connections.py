@@ -5,7 +5,14 @@ from __future__ import annotations
 from airflow.sdk import Param, task
 
 from platform_kit.defaults import API_CONN_ID, EXPORT_KEY_CONN_ID
-from platform_kit.maintenance import maintenance_dag, metadb_param, retention_params, storage_params
+from platform_kit.maintenance import (
+    destination_param,
+    maintenance_dag,
+    metadb_param,
+    retention_params,
+    storage_params,
+)
+from platform_kit.settings import EXPORT_URL_VARIABLE
 
 DOC_MD = """
 ### Variable and connection export (`platform_kit_export`)
@@ -47,11 +54,7 @@ with maintenance_dag(
     doc_md=DOC_MD,
     tags=["export"],
     params={
-        "destination": Param(
-            "",
-            type="string",
-            description="s3://bucket/prefix or gs://bucket/prefix; empty = Variable platform_kit_export_url.",
-        ),
+        **destination_param(EXPORT_URL_VARIABLE),
         "encrypt": Param(
             True, type="boolean", description="Encrypt with the key Connection. false = PLAINTEXT export."
         ),

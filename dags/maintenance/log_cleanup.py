@@ -7,7 +7,7 @@ import re
 from airflow.sdk import Param, task
 
 from platform_kit.defaults import LOG_MIN_AGE_MINUTES, LOG_RETENTION_DAYS, LOG_SIZE_FLOOR_HOURS
-from platform_kit.maintenance import maintenance_dag, slack_param
+from platform_kit.maintenance import maintenance_dag, optional_text_param, slack_param
 from platform_kit.settings import log_cleanup_queues
 
 DOC_MD = """
@@ -92,11 +92,9 @@ with maintenance_dag(
             maximum=3650,
             description="Retention (days) for dag-processor logs; empty = retention_days/hours.",
         ),
-        "max_size": Param(
-            "",
-            type="string",
-            pattern=r"^(|\d+(\.\d+)?\s*([KMGTkmgt]?(i?[Bb])?|%))$",
-            description="Optional cap for the log folder: 10G, 500M, bytes, or 80% of its filesystem.",
+        "max_size": optional_text_param(
+            "Optional cap for the log folder: 10G, 500M, bytes, or 80% of its filesystem; empty = no cap.",
+            pattern=r"^(\s*|\d+(\.\d+)?\s*([KMGTkmgt]?(i?[Bb])?|%))$",
         ),
         "size_floor_hours": Param(
             LOG_SIZE_FLOOR_HOURS,

@@ -11,12 +11,15 @@ from platform_kit.defaults import (
     BACKUP_LOCK_WAIT_TIMEOUT_SECONDS,
 )
 from platform_kit.maintenance import (
+    destination_param,
     maintenance_dag,
     metadb_param,
+    optional_text_param,
     retention_params,
     slack_param,
     storage_params,
 )
+from platform_kit.settings import BACKUP_URL_VARIABLE
 
 DOC_MD = """
 ### Metadata DB backup (`platform_kit_metadb_backup`)
@@ -62,11 +65,7 @@ with maintenance_dag(
     doc_md=DOC_MD,
     tags=["backup"],
     params={
-        "destination": Param(
-            "",
-            type="string",
-            description="s3://bucket/prefix or gs://bucket/prefix; empty = Variable platform_kit_backup_url.",
-        ),
+        **destination_param(BACKUP_URL_VARIABLE),
         **storage_params(),
         "request_checksum_calculation": Param(
             "when_supported",
@@ -101,10 +100,8 @@ with maintenance_dag(
             type="boolean",
             description="Restore into a scratch DB, compare every table's row count, drop it.",
         ),
-        "restore_test_conn_id": Param(
-            "",
-            type="string",
-            description="postgres connection (with CREATEDB) for the scratch DB; empty = metadb_conn_id.",
+        "restore_test_conn_id": optional_text_param(
+            "postgres connection (with CREATEDB) for the scratch DB; empty = metadb_conn_id."
         ),
         **retention_params("backup"),
         "retention_dry_run": Param(

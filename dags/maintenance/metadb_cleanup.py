@@ -7,7 +7,13 @@ from airflow.sdk import Param, task
 from platform_kit.assets import METADB_BACKUP
 from platform_kit.dbclean.tables import ALL_TABLES, SAFE_TABLES, UNSAFE_TABLES
 from platform_kit.defaults import DB_CLEAN_BATCH_SIZE, DB_CLEAN_RETENTION_DAYS
-from platform_kit.maintenance import maintenance_dag, metadb_param, slack_param, storage_params
+from platform_kit.maintenance import (
+    maintenance_dag,
+    metadb_param,
+    optional_text_param,
+    slack_param,
+    storage_params,
+)
 
 DOC_MD = f"""
 ### Metadata-DB cleanup (`platform_kit_metadb_cleanup`)
@@ -88,11 +94,9 @@ with maintenance_dag(
             description="export_and_drop: CSV to storage, verify, drop. keep: archive tables stay in the "
             "DB. skip: no archive.",
         ),
-        "export_url": Param(
-            "",
-            type="string",
-            description="s3://bucket/prefix or gs://bucket/prefix for archives; empty = db-clean-archives "
-            "next to the Variable platform_kit_backup_url.",
+        "export_url": optional_text_param(
+            "s3://bucket/prefix or gs://bucket/prefix for archives; empty = db-clean-archives "
+            "next to the Variable platform_kit_backup_url."
         ),
         **metadb_param(),
         **storage_params(),

@@ -2,10 +2,17 @@
 
 DAG files stay short and declarative: they call :func:`maintenance_dag` and add their own Params to the
 shared ones below, so a connection or retention knob reads and validates the same in every trigger form.
+
+**Optional Params** (a destination that falls back to a Variable, a Slack connection, a size cap) are
+``None`` by default with the schema type ``["null", "string"]``. The UI's trigger form treats a field as
+required unless its type includes ``"null"``, and sends a blank text field as ``null``; with a plain
+``"string"`` type and a ``""`` default the form starts invalid and the Trigger button stays greyed out.
+Task adapters read them with :func:`optional_text`, so ``None``, ``""`` and blanks all mean "not set".
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pendulum
@@ -67,6 +74,37 @@ def connection_param(default: str, description: str) -> Param:
     return Param(default, type="string", minLength=1, description=description)
 
 
+def optional_text_param(description: str, **schema: Any) -> Param:
+    """An optional text Param: empty in the form (sent as ``null``), ``None`` or ``""`` means "not set".
+
+    :param description: shown under the field; say what an empty field means.
+    :param schema: extra JSON-schema keywords for a value that is set (e.g. ``pattern``).
+    """
+    return Param(None, type=["null", "string"], description=description, **schema)
+
+
+def destination_param(variable: str) -> dict[str, Param]:
+    """``destination``: where the run writes; empty = the Airflow Variable ``variable``, read at run time."""
+    return {
+        "destination": optional_text_param(
+            f"s3://bucket/prefix or gs://bucket/prefix; empty = Variable {variable}."
+        )
+    }
+
+
+def optional_text(params: Mapping[str, Any], name: str) -> str | None:
+    """The value of an optional text Param, stripped; ``None`` when it is missing, ``None`` or blank.
+
+    The one way task adapters read optional Params, so ``null`` from the trigger form, ``""`` from an API
+    caller and a stray space all mean "use the default", in every DAG alike.
+    """
+    value = params.get(name)
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
 def metadb_param() -> dict[str, Param]:
     """``metadb_conn_id``: the dedicated connection to the metadata DB (tasks cannot use Airflow's own)."""
     return {
@@ -109,7 +147,5 @@ def retention_params(what: str) -> dict[str, Param]:
 def slack_param() -> dict[str, Param]:
     """``slack_conn_id``: where the run summary is posted (empty: log and XCom only)."""
     return {
-        "slack_conn_id": Param(
-            "", type="string", description="Slack webhook connection for the run summary; empty = none."
-        )
+        "slack_conn_id": optional_text_param("Slack webhook connection for the run summary; empty = none.")
     }

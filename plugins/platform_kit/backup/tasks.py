@@ -14,6 +14,7 @@ from typing import Any
 from platform_kit.adapters import task_failures
 from platform_kit.defaults import AWS_CONN_ID, BACKUP_LOCK_WAIT_TIMEOUT_SECONDS, GOOGLE_CONN_ID
 from platform_kit.exceptions import BackupError, ConfigurationError
+from platform_kit.maintenance import optional_text
 from platform_kit.settings import BACKUP_URL_VARIABLE
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def preflight_task(params: Mapping[str, Any]) -> dict[str, Any]:
     from platform_kit.storage import resolve_destination
 
     with task_failures():
-        url = resolve_destination(params.get("destination"), BACKUP_URL_VARIABLE)
+        url = resolve_destination(optional_text(params, "destination"), BACKUP_URL_VARIABLE)
         store, dest = _store(params, url)
         _options(params)  # reject bad option values before anything runs
         facts = preflight(target_from_connection(params["metadb_conn_id"]), store, dest)
@@ -109,7 +110,7 @@ def verify_task(
         restore_server = None
         if params.get("restore_test"):
             restore_server = target_from_connection(
-                params.get("restore_test_conn_id") or params["metadb_conn_id"]
+                optional_text(params, "restore_test_conn_id") or params["metadb_conn_id"]
             )
         result = verify_backup(store, parse_url(dumped["backup"]), restore_test=restore_server)
     if set_asset_extra is not None:
@@ -168,4 +169,4 @@ def retention_task(
         "note": FERNET_NOTE,
     }
     title = "Metadata DB backup" + (" (retention dry run)" if retention["dry_run"] else "")
-    return report(title, summary, slack_conn_id=params.get("slack_conn_id") or None, logger=log)
+    return report(title, summary, slack_conn_id=optional_text(params, "slack_conn_id"), logger=log)

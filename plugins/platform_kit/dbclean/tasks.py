@@ -17,6 +17,7 @@ from platform_kit.dbclean.options import ArchiveMode, CleanupOptions
 from platform_kit.dbclean.report import format_table_report
 from platform_kit.dburl import secrets_of, url_from_connection
 from platform_kit.exceptions import DbCleanupError
+from platform_kit.maintenance import optional_text
 from platform_kit.settings import BACKUP_URL_VARIABLE
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,9 @@ def _export_url(params: Mapping[str, Any]) -> str | None:
         return None
     from platform_kit.storage import resolve_destination
 
-    if params.get("export_url"):
-        return resolve_destination(params["export_url"], BACKUP_URL_VARIABLE, param_name="export_url")
+    export_url = optional_text(params, "export_url")
+    if export_url:
+        return resolve_destination(export_url, BACKUP_URL_VARIABLE, param_name="export_url")
     return archive_url_next_to(resolve_destination(None, BACKUP_URL_VARIABLE, param_name="export_url"))
 
 
@@ -79,7 +81,7 @@ def run_cleanup(params: Mapping[str, Any]) -> dict[str, Any]:
             mask_secret(secret)
 
         options = options_from_params(params, export_url=_export_url(params))
-        slack = params.get("slack_conn_id") or None
+        slack = optional_text(params, "slack_conn_id")
         title = "Metadata DB cleanup" + (" (dry run)" if options.dry_run else "")
         try:
             summary = clean_metadb(options, url=url, output=log.info)

@@ -16,6 +16,7 @@ from platform_kit.connections import get_connection
 from platform_kit.exceptions import ExportError
 from platform_kit.export.collect import collect_connections, collect_variables, collect_via_cli
 from platform_kit.export.format import ExportContent
+from platform_kit.maintenance import optional_text
 from platform_kit.settings import EXPORT_URL_VARIABLE
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def export_task(params: Mapping[str, Any]) -> dict[str, Any]:
     if mode not in ("sdk", "cli"):
         raise ExportError(f"unknown mode {mode!r}; use 'sdk' (default) or 'cli'")
     destination = open_destination(
-        resolve_destination(params.get("destination"), EXPORT_URL_VARIABLE),
+        resolve_destination(optional_text(params, "destination"), EXPORT_URL_VARIABLE),
         aws_conn_id=params["aws_conn_id"],
         google_conn_id=params["google_conn_id"],
         keep_daily=params["keep_daily"],

@@ -16,6 +16,7 @@ from platform_kit.adapters import task_failures
 from platform_kit.exceptions import LogCleanupError
 from platform_kit.logcleanup.engine import clean_logs
 from platform_kit.logcleanup.policy import RetentionPolicy, parse_dag_retention, parse_size
+from platform_kit.maintenance import optional_text
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def policy_from_params(params: Mapping[str, Any]) -> RetentionPolicy:
         retention_hours=params["retention_hours"],
         dag_retention_days=parse_dag_retention(params.get("dag_retention") or {}),
         dag_processor_retention_days=params.get("dag_processor_retention_days"),
-        max_size=parse_size(params.get("max_size") or None),
+        max_size=parse_size(optional_text(params, "max_size")),
         size_floor_hours=params["size_floor_hours"],
         min_age_minutes=params["min_age_minutes"],
     )
@@ -62,7 +63,9 @@ def _clean_logs(params: Mapping[str, Any], queue: str | None) -> dict[str, Any]:
     policy = policy_from_params(params)
     result = clean_logs(base, policy, dag_processor_folder=processor, dry_run=bool(params["dry_run"]))
     summary = {"host": socket.gethostname(), **({"queue": queue} if queue else {}), **result.as_dict()}
-    summary = report(result.title(), summary, slack_conn_id=params.get("slack_conn_id") or None, logger=log)
+    summary = report(
+        result.title(), summary, slack_conn_id=optional_text(params, "slack_conn_id"), logger=log
+    )
     log.info("%s", result.outcome_line())
     if result.errors and params.get("fail_on_errors", True):
         from airflow.sdk import get_current_context
