@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from airflow.sdk import Param, task
+from airflow.sdk import Param
 
 from platform_kit.defaults import API_CONN_ID, EXPORT_KEY_CONN_ID
 from platform_kit.maintenance import (
     destination_param,
     maintenance_dag,
+    maintenance_task,
     metadb_param,
     retention_params,
     storage_params,
@@ -85,7 +86,7 @@ with maintenance_dag(
     },
 ) as dag:
 
-    @task(task_id="export")
+    @maintenance_task("export")
     def export(params=None) -> dict:
         """Collect, encrypt, upload with a manifest, apply retention; return the summary (no values)."""
         from platform_kit.export.tasks import export_task

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from airflow.sdk import Param, task
+from airflow.sdk import Param
 
 from platform_kit.defaults import LOG_MIN_AGE_MINUTES, LOG_RETENTION_DAYS, LOG_SIZE_FLOOR_HOURS
-from platform_kit.maintenance import maintenance_dag, optional_text_param, slack_param
+from platform_kit.maintenance import maintenance_dag, maintenance_task, optional_text_param, slack_param
 from platform_kit.settings import log_cleanup_queues
 
 DOC_MD = """
@@ -118,7 +118,7 @@ with maintenance_dag(
     },
 ) as dag:
 
-    @task(task_id="clean_logs")
+    @maintenance_task("clean_logs")
     def clean_logs(queue: str | None = None, params=None) -> dict:
         """Clean this worker's log folders with the run's Params; return the summary."""
         from platform_kit.logcleanup.tasks import clean_logs_task

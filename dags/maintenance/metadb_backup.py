@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow.sdk import Param, task
+from airflow.sdk import Param
 
 from platform_kit.assets import METADB_BACKUP
 from platform_kit.defaults import (
@@ -13,6 +13,7 @@ from platform_kit.defaults import (
 from platform_kit.maintenance import (
     destination_param,
     maintenance_dag,
+    maintenance_task,
     metadb_param,
     optional_text_param,
     retention_params,
@@ -111,21 +112,21 @@ with maintenance_dag(
     },
 ) as dag:
 
-    @task(task_id="preflight")
+    @maintenance_task("preflight")
     def preflight(params=None) -> dict:
         """pg_dump present and new enough, DB reachable, bucket reachable, prefix writable."""
         from platform_kit.backup.tasks import preflight_task
 
         return preflight_task(params)
 
-    @task(task_id="dump_and_upload")
+    @maintenance_task("dump_and_upload")
     def dump_and_upload(checked: dict, params=None) -> dict:
         """pg_dump -Fc streamed to the destination; manifest.json written last."""
         from platform_kit.backup.tasks import dump_task
 
         return dump_task(params, checked)
 
-    @task(task_id="verify", outlets=[METADB_BACKUP])
+    @maintenance_task("verify", outlets=[METADB_BACKUP])
     def verify(dumped: dict, params=None, outlet_events=None) -> dict:
         """Re-read, check sha256, pg_restore --list (and the optional restore test); emits the Asset."""
         from platform_kit.backup.tasks import verify_task
@@ -135,7 +136,7 @@ with maintenance_dag(
 
         return verify_task(params, dumped, set_asset_extra=set_extra)
 
-    @task(task_id="retention")
+    @maintenance_task("retention")
     def retention(dumped: dict, verified: dict, params=None) -> dict:
         """Keep N daily / M weekly / K monthly verified backups; report the run."""
         from platform_kit.backup.tasks import retention_task

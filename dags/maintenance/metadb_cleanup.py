@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from airflow.sdk import Param, task
+from airflow.sdk import Param
 
 from platform_kit.assets import METADB_BACKUP
 from platform_kit.dbclean.tables import ALL_TABLES, SAFE_TABLES, UNSAFE_TABLES
 from platform_kit.defaults import DB_CLEAN_BATCH_SIZE, DB_CLEAN_RETENTION_DAYS
 from platform_kit.maintenance import (
     maintenance_dag,
+    maintenance_task,
     metadb_param,
     optional_text_param,
     slack_param,
@@ -104,7 +105,7 @@ with maintenance_dag(
     },
 ) as dag:
 
-    @task(task_id="clean")
+    @maintenance_task("clean")
     def clean(params=None) -> dict:
         """Run the cleanup; the summary (rows per table, DB size before/after) goes to XCom."""
         from platform_kit.dbclean.tasks import run_cleanup

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Param, task
 
 from platform_kit import defaults
 from platform_kit.alerts.deadlines import complete_dag, maintenance_deadline
@@ -67,6 +67,19 @@ def maintenance_dag(
     # Also done by the kit's cluster policy; here too, for installs that mount plugins/ without it.
     complete_dag(dag)
     return dag
+
+
+def maintenance_task(task_id: str, **kwargs: Any):
+    """``@task`` for a maintenance step: what it returns is ONE XCom, ``return_value``.
+
+    A ``-> dict`` return annotation makes a plain ``@task`` push every key of the dict as an XCom of its
+    own (``multiple_outputs``): a backup run left 19 keys, most of them shown blank in the UI. The run
+    summary is the ``return_value`` of the DAG's last task.
+
+    :param task_id: the task id.
+    :param kwargs: any other ``@task`` argument (``outlets``, ``queue``, ...).
+    """
+    return task(task_id=task_id, multiple_outputs=False, **kwargs)
 
 
 def connection_param(default: str, description: str) -> Param:

@@ -135,7 +135,7 @@ def test_undeletable_files_fail_the_run_after_reporting_unless_told_otherwise(tw
         run_id = twin.trigger(DAG_ID, conf={})
         dag_run = twin.wait_for_run(DAG_ID, run_id, timeout=300)
         assert dag_run["state"] == "failed"
-        summary = twin.xcom(DAG_ID, run_id, "clean_logs", key="summary")
+        summary = twin.xcom(DAG_ID, run_id, "clean_logs")
         assert summary["errors"] == 1 and "Operation not permitted" in summary["error_samples"][0]
         assert stuck.exists() and not gone.exists()
         assert "log cleanup finished with 1 errors" in twin.task_log(DAG_ID, run_id, "clean_logs")

@@ -63,6 +63,17 @@ def test_maintenance_dags_run_one_at_a_time_and_document_every_param(dag_bag):
             assert param.description or schema.get("description"), f"{dag_id}.{name}: undocumented Param"
 
 
+def test_maintenance_tasks_return_one_xcom_not_one_per_key(dag_bag):
+    """A ``-> dict`` annotation turns on ``multiple_outputs``: a backup run then left 19 XCom keys."""
+    spread = [
+        f"{dag_id}.{task.task_id}"
+        for dag_id in sorted(MAINTENANCE_DAGS)
+        for task in dag_bag.dags[dag_id].tasks
+        if task.multiple_outputs
+    ]
+    assert spread == []
+
+
 @pytest.fixture(scope="module")
 def heavy_imports_per_file() -> dict[str, list[str]]:
     """Import every DAG file in one fresh interpreter; what each file adds to ``sys.modules``.

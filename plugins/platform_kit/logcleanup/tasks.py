@@ -70,8 +70,8 @@ def _clean_logs(params: Mapping[str, Any], queue: str | None) -> dict[str, Any]:
     if result.errors and params.get("fail_on_errors", True):
         from airflow.sdk import get_current_context
 
-        # The task fails, so it returns nothing: keep the summary where the UI shows it anyway.
-        get_current_context()["ti"].xcom_push(key="summary", value=summary)
+        # The task fails, so it returns nothing: push the summary where a successful run leaves it.
+        get_current_context()["ti"].xcom_push(key="return_value", value=summary)
         raise LogCleanupError(
             f"log cleanup finished with {result.errors} errors (first: {result.error_samples[0]}); "
             "fix ownership/permissions of the log folder or set fail_on_errors=false"
