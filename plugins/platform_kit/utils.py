@@ -52,3 +52,16 @@ def human_bytes(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
+
+
+def human_and_exact(size: int) -> str:
+    """``107374182400`` -> ``'100.0 GiB (107,374,182,400 bytes)'``: readable, and exact for checking."""
+    return f"{human_bytes(size)} ({size:,} bytes)"
+
+
+def size_fields(key: str, size: int) -> dict[str, int | str]:
+    """``{key: size, key + "_human": "1.5 KiB"}``: a summary's exact byte count, a readable size next to it.
+
+    Tools read ``key``; a person reads ``<key>_human`` in the log, the XCom view and Slack.
+    """
+    return {key: size, f"{key}_human": human_bytes(size)}

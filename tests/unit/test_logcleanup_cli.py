@@ -52,7 +52,14 @@ def test_json_report_of_a_dry_run_then_the_real_run(root, capsys):
         assert summary["files_deleted"] == 3
         assert summary["bytes_deleted"] == 310
         assert summary["dirs_removed"] == 8  # 3 + 2 task-log folders, 3 dag-processor ones
-        assert summary["top_dags"][0] == {"dag_id": "keep", "bytes": 200, "files": 1}
+        # Top by size: keep's logs take 300 bytes, 200 of them freed; noisy's 100, all freed.
+        assert summary["top_dags"][:2] == [
+            {"dag_id": "keep", "bytes": 300, "bytes_human": "300 B", "bytes_freed": 200,
+             "bytes_freed_human": "200 B", "files_deleted": 1},
+            {"dag_id": "noisy", "bytes": 100, "bytes_human": "100 B", "bytes_freed": 100,
+             "bytes_freed_human": "100 B", "files_deleted": 1},
+        ]  # fmt: skip
+        assert summary["bytes_deleted_human"] == "310 B"
         assert summary["policy"]["dag_retention_days"] == {"noisy": 3.0}
     assert "deleted 3 files" in captured.err
     assert files(root) == {"dag_id=keep/run_id=r/task_id=t/attempt=1.log"}

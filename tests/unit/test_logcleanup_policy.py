@@ -55,12 +55,15 @@ def test_per_dag_and_dag_processor_overrides(tmp_path):
         task_log("plain", "r29d"),
         "dag_processor/2026-01-09/dags-folder/x.py.log",
     }
-    assert report.top_dags() == [
-        {"dag_id": "audit", "bytes": 300, "files": 1},
-        {"dag_id": "noisy", "bytes": 107, "files": 2},
-        {"dag_id": "plain", "bytes": 50, "files": 1},
-        {"dag_id": "(dag-processor)", "bytes": 20, "files": 1},
+    # Top by size before the run (what takes the disk), with what the run freed of it.
+    top = [(d["dag_id"], d["bytes"], d["bytes_freed"], d["files_deleted"]) for d in report.top_dags()]
+    assert top == [
+        ("audit", 300 + 10, 300, 1),
+        ("noisy", 100 + 7 + 10, 107, 2),
+        ("plain", 50 + 10, 50, 1),
+        ("(dag-processor)", 20 + 10, 20, 1),
     ]
+    assert report.top_dags()[0]["bytes_freed_human"] == "300 B"
     assert report.bytes_deleted == 477
     assert not (root / "executor_callbacks").exists()
     assert (root / "dag_processor").is_dir()

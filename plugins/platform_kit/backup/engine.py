@@ -368,3 +368,22 @@ def main_table_counts(manifest: dict[str, Any]) -> dict[str, int]:
     """The counts of :data:`MAIN_TABLES` present in a manifest, for summaries."""
     counts = manifest.get("row_counts") or {}
     return {t: counts[t] for t in MAIN_TABLES if t in counts}
+
+
+#: How much of a Fernet key's SHA-256 a summary shows: enough to tell keys apart, as ``backup list`` does.
+FINGERPRINT_CHARS = 12
+
+
+def fernet_fingerprint_line(fernet: dict[str, Any] | None) -> str:
+    """The manifest's ``fernet_key`` facts as one line for a summary: short SHA-256 fingerprints, or why not.
+
+    A person compares it with ``sha256sum`` of the key they kept (``printf %s "$KEY" | sha256sum``) before
+    a restore. Several fingerprints mean a rotated key list; the first key encrypts.
+    """
+    fernet = fernet or {}
+    prints = [f"sha256:{f[:FINGERPRINT_CHARS]}" for f in fernet.get("fingerprints") or []]
+    if prints:
+        return ", ".join(prints)
+    if fernet.get("status") == "empty":
+        return "none: [core] fernet_key was empty where the backup ran (see the warning)"
+    return f"unknown: [core] fernet_key was {fernet.get('status', 'not recorded')} where the backup ran"

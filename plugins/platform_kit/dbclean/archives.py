@@ -18,6 +18,7 @@ from typing import Any
 from platform_kit.dbclean.launcher import ChildLauncher
 from platform_kit.dbclean.options import CleanupOptions
 from platform_kit.exceptions import DbCleanupError
+from platform_kit.utils import size_fields
 
 _ARCHIVE_NAME = re.compile(r"^_airflow_deleted__(?P<table>.+?)__(?P<stamp>\d{14})(?:__b(?P<batch>\d+))?$")
 
@@ -133,7 +134,8 @@ def export_archives(
     return {
         "destination": str(set_url),
         "files": {
-            name: {"rows": i["rows"], "bytes": i["bytes"], "url": i["url"]} for name, i in merged.items()
+            name: {"rows": i["rows"], **size_fields("bytes", i["bytes"]), "url": i["url"]}
+            for name, i in merged.items()
         },
         "dropped": dropped["dropped"],
     }

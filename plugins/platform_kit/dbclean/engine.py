@@ -28,7 +28,7 @@ from typing import Any
 from platform_kit.dbclean.archives import export_archives
 from platform_kit.dbclean.launcher import ChildLauncher
 from platform_kit.dbclean.options import ArchiveMode, CleanupOptions
-from platform_kit.dbclean.report import build_summary, failure_line
+from platform_kit.dbclean.report import build_summary, db_size_fields, failure_line
 from platform_kit.exceptions import DbCleanupError
 from platform_kit.utils import one_line
 
@@ -115,7 +115,7 @@ def clean_metadb(
             else:
                 sizes = driver.run("sizes")
                 if not sizes.get("error"):
-                    summary["db_size_after"] = sizes["db_size"]
+                    summary.update(db_size_fields("db_size_after", sizes["db_size"]))
                     summary["archive_tables_in_db"] = len(sizes["archives_present"])
     summary["duration_seconds"] = round(time.monotonic() - started, 1)
 

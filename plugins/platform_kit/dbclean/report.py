@@ -8,6 +8,7 @@ from typing import Any
 
 from platform_kit.dbclean.options import CleanupOptions
 from platform_kit.dbclean.tables import CUTOFF_COLUMNS
+from platform_kit.utils import size_fields
 
 # What to do about a failure, by PostgreSQL SQLSTATE.
 _HINTS = {
@@ -27,6 +28,11 @@ def failure_line(failed: dict[str, dict[str, Any]], cleaned: int) -> str:
         f"metadata DB cleanup failed on {len(failed)} table(s) [{'; '.join(parts)}]; "
         f"{cleaned} other table(s) were processed; fix the cause and re-run"
     )
+
+
+def db_size_fields(key: str, size: int | None) -> dict[str, Any]:
+    """A database size in bytes with a readable size next to it; ``None`` when it could not be read."""
+    return size_fields(key, size) if isinstance(size, int) else {key: size}
 
 
 def build_summary(options: CleanupOptions, clean_before: datetime, result: dict[str, Any]) -> dict[str, Any]:
@@ -61,8 +67,8 @@ def build_summary(options: CleanupOptions, clean_before: datetime, result: dict[
         "failed_tables": sorted(n for n, e in tables.items() if e["status"] == "failed"),
         "missing_tables": sorted(n for n, e in tables.items() if e["status"] == "missing"),
         "skipped_tables": {n: e["error"] for n, e in sorted(tables.items()) if e["status"] == "skipped"},
-        "db_size_before": before,
-        "db_size_after": after,
+        **db_size_fields("db_size_before", before),
+        **db_size_fields("db_size_after", after),
         "archive_tables_created": len(result.get("archives_created") or {}),
         "archive_tables_in_db": len(result.get("archives_present") or {}),
         "clean_seconds": result.get("seconds"),

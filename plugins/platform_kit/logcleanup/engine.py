@@ -39,6 +39,7 @@ from platform_kit.logcleanup.lock import LOCK_FILE_NAME, root_lock
 from platform_kit.logcleanup.policy import HOUR, MINUTE, RetentionPolicy
 from platform_kit.logcleanup.report import DAG_PROCESSOR_KEY, OTHER_KEY, CleanupReport
 from platform_kit.logcleanup.roots import is_within, mount_points_under, validate_root
+from platform_kit.utils import human_and_exact
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -174,7 +175,7 @@ class _Walker:
                 cutoff = frame.ctx.cutoff
                 any_files = frame.ctx.any_files
                 # Hot loop: counters stay in locals and are flushed once per directory visit.
-                deleted = freed = kept = logs_kept = recent = 0
+                deleted = freed = kept = logs_kept = recent = kept_bytes = 0
                 descended = False
                 for entry in frame.it:
                     name = entry.name
@@ -233,6 +234,7 @@ class _Walker:
                         continue
                     kept += 1
                     logs_kept += 1
+                    kept_bytes += info.st_size
                     if mtime >= guard_cutoff:
                         recent += 1
                     if _TRIGGER in name:
@@ -245,6 +247,7 @@ class _Walker:
                 if logs_kept:
                     report.skipped_recent += recent
                     report.files_kept += logs_kept - recent
+                    report.add_kept(frame.ctx.key, kept_bytes)
                 if deleted:
                     report.files_deleted += deleted
                     report.bytes_deleted += freed
@@ -321,6 +324,7 @@ class _Walker:
             for name, mtime, size in frame.deferred:
                 if name in busy:
                     report.files_kept += 1
+                    report.add_kept(frame.ctx.key, size)
                     frame.remaining += 1
                     if keep_hook is not None:
                         keep_hook(mtime, size)
@@ -450,13 +454,14 @@ def clean_logs(
             cap_cutoff = _size_cap_cutoff(walker, roots, report, policy)
         for real_root, ctx in roots:
             walker.walk(real_root, ctx, delete=not dry_run, remove_dirs=True, cap_cutoff=cap_cutoff)
-        if report.size_cap is not None:
-            report.size_cap["usage_after"] = report.size_cap["usage_before"] - report.bytes_deleted
-            report.size_cap["over_cap_after"] = report.size_cap["usage_after"] > report.size_cap["cap_bytes"]
-            if report.size_cap["over_cap_after"]:
+        cap = report.size_cap
+        if cap is not None:
+            cap["usage_after"] = cap["usage_before"] - report.bytes_deleted
+            cap["over_cap_after"] = cap["usage_after"] > cap["cap_bytes"]
+            if cap["over_cap_after"]:
                 report.warnings.append(
-                    f"still over the size cap after cleanup: {report.size_cap['usage_after']} B used, cap "
-                    f"{report.size_cap['cap_bytes']} B; the rest is younger than the "
+                    f"still over the size cap after cleanup: {human_and_exact(cap['usage_after'])} used, "
+                    f"cap {human_and_exact(cap['cap_bytes'])}; the rest is younger than the "
                     f"{policy.size_floor_hours:g} h floor or not a log file"
                 )
     report.duration_seconds = time.monotonic() - started

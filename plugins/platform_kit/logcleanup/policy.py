@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from platform_kit.defaults import LOG_MIN_AGE_MINUTES, LOG_RETENTION_DAYS, LOG_SIZE_FLOOR_HOURS
 from platform_kit.exceptions import PolicyError
+from platform_kit.utils import human_and_exact
 
 DAY = 86_400.0
 HOUR = 3_600.0
@@ -46,7 +47,9 @@ class SizeCap:
         return int(stats.f_blocks * stats.f_frsize * (self.percent or 0.0) / 100.0)
 
     def describe(self) -> str:
-        return f"{self.percent:g}% of the filesystem" if self.percent is not None else f"{self.max_bytes} B"
+        if self.percent is not None:
+            return f"{self.percent:g}% of the filesystem"
+        return human_and_exact(self.max_bytes)
 
 
 def parse_size(text: str | int | None) -> SizeCap | None:

@@ -5,8 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from platform_kit.utils import size_fields
+
 MAX_ERROR_SAMPLES = 20
 TOP_DAGS = 10
+
+#: The byte counts of ``size_cap``, shown with a readable size next to them.
+SIZE_CAP_BYTES = ("cap_bytes", "usage_before", "usage_after_retention", "usage_after")
 
 DAG_PROCESSOR_KEY = "(dag-processor)"
 OTHER_KEY = "(other)"
@@ -37,6 +42,7 @@ class CleanupReport:
     warnings: list[str] = field(default_factory=list)
     bytes_by_dag: dict[str, int] = field(default_factory=dict)
     files_by_dag: dict[str, int] = field(default_factory=dict)
+    kept_bytes_by_dag: dict[str, int] = field(default_factory=dict)
     size_cap: dict[str, Any] | None = None
     duration_seconds: float = 0.0
 
@@ -49,11 +55,29 @@ class CleanupReport:
         self.bytes_by_dag[key] = self.bytes_by_dag.get(key, 0) + size
         self.files_by_dag[key] = self.files_by_dag.get(key, 0) + files
 
+    def add_kept(self, key: str, size: int) -> None:
+        self.kept_bytes_by_dag[key] = self.kept_bytes_by_dag.get(key, 0) + size
+
     def top_dags(self, limit: int = TOP_DAGS) -> list[dict[str, Any]]:
-        """The DAGs (and the dag-processor / other trees) that freed the most bytes, largest first."""
-        ranked = sorted(self.bytes_by_dag.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        """The DAGs (and the dag-processor / other trees) whose log files take the most space, largest first.
+
+        ``bytes`` is the size of their ``*.log`` files before this run, ``bytes_freed`` what this run freed
+        (would free, in a dry run) of it: where the disk goes, and what the policy did about it. A DAG that
+        fills the disk and frees nothing is the one to give a ``dag_retention`` entry.
+        """
+        totals = {
+            key: self.kept_bytes_by_dag.get(key, 0) + self.bytes_by_dag.get(key, 0)
+            for key in self.kept_bytes_by_dag.keys() | self.bytes_by_dag.keys()
+        }
+        ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))[:limit]
         return [
-            {"dag_id": key, "bytes": size, "files": self.files_by_dag.get(key, 0)} for key, size in ranked
+            {
+                "dag_id": key,
+                **size_fields("bytes", size),
+                **size_fields("bytes_freed", self.bytes_by_dag.get(key, 0)),
+                "files_deleted": self.files_by_dag.get(key, 0),
+            }
+            for key, size in ranked
         ]
 
     def as_dict(self) -> dict[str, Any]:
@@ -62,7 +86,7 @@ class CleanupReport:
             "dry_run": self.dry_run,
             "roots": self.roots,
             "files_deleted": self.files_deleted,
-            "bytes_deleted": self.bytes_deleted,
+            **size_fields("bytes_deleted", self.bytes_deleted),
             "dirs_removed": self.dirs_removed,
             "files_kept": self.files_kept,
             "skipped_recent": self.skipped_recent,
@@ -78,7 +102,10 @@ class CleanupReport:
             "policy": self.policy,
         }
         if self.size_cap is not None:
-            summary["size_cap"] = self.size_cap
+            size_cap: dict[str, Any] = {}
+            for name, value in self.size_cap.items():
+                size_cap.update(size_fields(name, value) if name in SIZE_CAP_BYTES else {name: value})
+            summary["size_cap"] = size_cap
         if self.warnings:
             summary["warnings"] = self.warnings
         return summary

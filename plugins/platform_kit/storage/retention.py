@@ -20,6 +20,7 @@ from platform_kit.defaults import KEEP_DAILY, KEEP_MONTHLY, KEEP_WEEKLY
 from platform_kit.storage.base import ObjectStore
 from platform_kit.storage.manifest import BackupSet, delete_set, list_sets
 from platform_kit.storage.url import StorageURL
+from platform_kit.utils import size_fields
 
 
 @dataclass(frozen=True)
@@ -109,5 +110,5 @@ def apply_retention(
         ("would_delete" if dry_run else "deleted"): plan.delete,
         "ignored": plan.ignored,
         "objects_deleted": objects,
-        ("bytes_would_free" if dry_run else "bytes_freed"): freed,
+        **size_fields("bytes_would_free" if dry_run else "bytes_freed", freed),
     }
