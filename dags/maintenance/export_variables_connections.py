@@ -87,10 +87,10 @@ with maintenance_dag(
 ) as dag:
 
     @maintenance_task("export")
-    def export(params=None) -> dict:
+    def export(params=None, dag_run=None) -> dict:
         """Collect, encrypt, upload with a manifest, apply retention; return the summary (no values)."""
         from platform_kit.export.tasks import export_task
 
-        return export_task(params)
+        return export_task(params, dag_run=dag_run)
 
     export()

@@ -119,11 +119,11 @@ with maintenance_dag(
 ) as dag:
 
     @maintenance_task("clean_logs")
-    def clean_logs(queue: str | None = None, params=None) -> dict:
+    def clean_logs(queue: str | None = None, params=None, dag_run=None) -> dict:
         """Clean this worker's log folders with the run's Params; return the summary."""
         from platform_kit.logcleanup.tasks import clean_logs_task
 
-        return clean_logs_task(params, queue=queue)
+        return clean_logs_task(params, queue=queue, dag_run=dag_run)
 
     if not QUEUES:
         clean_logs()

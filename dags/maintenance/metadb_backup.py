@@ -137,11 +137,11 @@ with maintenance_dag(
         return verify_task(params, dumped, set_asset_extra=set_extra)
 
     @maintenance_task("retention")
-    def retention(dumped: dict, verified: dict, params=None) -> dict:
+    def retention(dumped: dict, verified: dict, params=None, dag_run=None) -> dict:
         """Keep N daily / M weekly / K monthly verified backups; report the run."""
         from platform_kit.backup.tasks import retention_task
 
-        return retention_task(params, dumped, verified)
+        return retention_task(params, dumped, verified, dag_run=dag_run)
 
     dumped = dump_and_upload(preflight())
     retention(dumped, verify(dumped))

@@ -106,10 +106,10 @@ with maintenance_dag(
 ) as dag:
 
     @maintenance_task("clean")
-    def clean(params=None) -> dict:
+    def clean(params=None, dag_run=None) -> dict:
         """Run the cleanup; the summary (rows per table, DB size before/after) goes to XCom."""
         from platform_kit.dbclean.tasks import run_cleanup
 
-        return run_cleanup(params)
+        return run_cleanup(params, dag_run=dag_run)
 
     clean()

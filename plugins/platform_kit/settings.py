@@ -32,6 +32,9 @@ SECTION = "platform_kit"
 BACKUP_URL_VARIABLE = "platform_kit_backup_url"
 #: Variable holding the default export destination.
 EXPORT_URL_VARIABLE = "platform_kit_export_url"
+#: Suffix of the Variable that confirms a maintenance DAG: its automatic runs may delete
+#: (:mod:`platform_kit.confirmation`).
+CONFIRMED_VARIABLE_SUFFIX = "_confirmed"
 #: DAG tag that opts a DAG out of the alerting cluster policy; never a connection name.
 ALERTS_OPT_OUT_TAG = "alerts:off"
 #: What a deadline can count from, as settings and ``platform_kit.alerts.deadline(reference=...)`` name it.
@@ -43,6 +46,11 @@ MAINTENANCE_DEADLINE_OPTIONS = {
     "platform_kit_metadb_cleanup": ("db_cleanup_deadline_minutes", defaults.DB_CLEANUP_DEADLINE_MINUTES),
     "platform_kit_export": ("export_deadline_minutes", defaults.EXPORT_DEADLINE_MINUTES),
 }
+
+
+def confirmation_variable(dag_id: str) -> str:
+    """The Variable that confirms ``dag_id``, e.g. ``platform_kit_log_cleanup_confirmed``."""
+    return f"{dag_id}{CONFIRMED_VARIABLE_SUFFIX}"
 
 
 def _conf():

@@ -63,6 +63,9 @@ def _count_log(twin, marker: str) -> int:
 @pytest.fixture(scope="module")
 def cleanup_unpaused(twin) -> None:
     twin.wait_for_dag(CLEANUP)
+    # Confirmed as a deployment managed as code would: asset-triggered runs delete (unconfirmed, they are
+    # dry runs; the README walkthrough test shows that one).
+    twin.set_variable(f"{CLEANUP}_confirmed", "true", description="confirmed by the e2e tests")
     twin.unpause(CLEANUP)
     # Backups run by other modules may have queued asset events; let their runs appear and finish so
     # the assertions below only see runs this module causes.

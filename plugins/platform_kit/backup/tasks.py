@@ -19,6 +19,12 @@ from platform_kit.settings import BACKUP_URL_VARIABLE
 
 log = logging.getLogger(__name__)
 
+#: What the run summary repeats of :func:`platform_kit.storage.apply_retention`'s result.
+RETENTION_SUMMARY_KEYS = (
+    "dry_run", "deleted", "would_delete", "ignored",
+    "bytes_freed", "bytes_freed_human", "bytes_would_free", "bytes_would_free_human",
+)  # fmt: skip
+
 FERNET_NOTE = (
     "Restoring this backup needs the same [core] fernet_key as the source Airflow; keep the key backed up "
     "separately (the manifest holds only its SHA-256 fingerprint)."
@@ -91,7 +97,7 @@ def dump_task(params: Mapping[str, Any], checked: Mapping[str, Any]) -> dict[str
         "rows": main_table_counts(manifest),
         "tables": len(manifest["row_counts"]),
         "excluded_table_data": manifest["excluded_table_data"],
-        "fernet_key": manifest["fernet_key"]["status"],
+        "fernet_key": manifest["fernet_key"],
     }
 
 
@@ -119,9 +125,18 @@ def verify_task(
 
 
 def retention_task(
-    params: Mapping[str, Any], dumped: Mapping[str, Any], verified: Mapping[str, Any]
+    params: Mapping[str, Any],
+    dumped: Mapping[str, Any],
+    verified: Mapping[str, Any],
+    dag_run: Any = None,
 ) -> dict[str, Any]:
-    """Apply GFS retention over verified backups, then report the whole run."""
+    """Apply GFS retention over verified backups, then report the whole run.
+
+    A scheduled run's retention is a dry run until the DAG is confirmed (:mod:`platform_kit.confirmation`);
+    the backup itself is always taken.
+    """
+    from platform_kit.backup.engine import fernet_fingerprint_line
+    from platform_kit.confirmation import deletion_gate
     from platform_kit.storage import RetentionPolicy, apply_retention
     from platform_kit.summary import report
     from platform_kit.utils import human_bytes
@@ -138,10 +153,12 @@ def retention_task(
             )
         except ValueError as exc:
             raise ConfigurationError(f"{exc}; fix the keep_* Params") from exc
-        retention = apply_retention(store, dest, policy, dry_run=bool(params.get("retention_dry_run")))
+        gate = deletion_gate(dag_run, requested_dry_run=bool(params.get("retention_dry_run")))
+        retention = apply_retention(store, dest, policy, dry_run=gate.dry_run)
 
     restore_test = verified.get("restore_test")
     summary = {
+        **gate.summary(),
         "backup": dumped["backup"],
         "size": human_bytes(dumped["size"]),
         "bytes": dumped["size"],
@@ -162,11 +179,13 @@ def retention_task(
         "retention": {
             k: (list(v) if isinstance(v, dict) else v)
             for k, v in retention.items()
-            if k in ("dry_run", "deleted", "would_delete", "ignored", "bytes_freed", "bytes_would_free")
+            if k in RETENTION_SUMMARY_KEYS
         },
         "kept": len(retention["kept"]),
-        "fernet_key": dumped["fernet_key"],
+        "fernet_key": fernet_fingerprint_line(dumped["fernet_key"]),
         "note": FERNET_NOTE,
     }
     title = "Metadata DB backup" + (" (retention dry run)" if retention["dry_run"] else "")
-    return report(title, summary, slack_conn_id=optional_text(params, "slack_conn_id"), logger=log)
+    summary = report(title, summary, slack_conn_id=optional_text(params, "slack_conn_id"), logger=log)
+    gate.record()
+    return summary

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from platform_kit.adapters import task_failures
@@ -65,11 +66,15 @@ def archive_url_next_to(backup_url: str) -> str:
     return str(type(parsed)(parsed.scheme, parsed.bucket, "/".join(p for p in (parent, ARCHIVE_SUBDIR) if p)))
 
 
-def run_cleanup(params: Mapping[str, Any]) -> dict[str, Any]:
+def run_cleanup(params: Mapping[str, Any], dag_run: Any = None) -> dict[str, Any]:
     """Task body: clean, log a per-table report, return the summary for XCom (Slack when configured).
+
+    An asset-triggered or scheduled run (``dag_run``) is a dry run until the DAG is confirmed
+    (:mod:`platform_kit.confirmation`).
 
     Fails the task with one line naming each failed table and its cause; the summary is logged first.
     """
+    from platform_kit.confirmation import deletion_gate
     from platform_kit.summary import report
     from platform_kit.version_compat import mask_secret
 
@@ -80,7 +85,8 @@ def run_cleanup(params: Mapping[str, Any]) -> dict[str, Any]:
         for secret in secrets_of(url):
             mask_secret(secret)
 
-        options = options_from_params(params, export_url=_export_url(params))
+        gate = deletion_gate(dag_run, requested_dry_run=bool(params.get("dry_run")))
+        options = replace(options_from_params(params, export_url=_export_url(params)), dry_run=gate.dry_run)
         slack = optional_text(params, "slack_conn_id")
         title = "Metadata DB cleanup" + (" (dry run)" if options.dry_run else "")
         try:
@@ -93,4 +99,6 @@ def run_cleanup(params: Mapping[str, Any]) -> dict[str, Any]:
             raise
     for line in format_table_report(summary):
         log.info("%s", line)
-    return report(title, summary, slack_conn_id=slack, logger=log)
+    summary = report(title, {**gate.summary(), **summary}, slack_conn_id=slack, logger=log)
+    gate.record()
+    return summary

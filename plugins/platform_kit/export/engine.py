@@ -49,12 +49,15 @@ class ExportRequest:
     :param key: the 32-byte encryption key, or ``None`` for a PLAINTEXT export.
     :param dry_run: collect and seal, but upload and delete nothing.
     :param airflow_version: recorded in the manifest and the document.
+    :param retention_dry_run: upload, but only report what retention would delete (a scheduled run of a
+        DAG nobody has confirmed yet, :mod:`platform_kit.confirmation`).
     """
 
     mode: str
     key: bytes | None
     dry_run: bool = False
     airflow_version: str = ""
+    retention_dry_run: bool = False
 
 
 def run_export(
@@ -104,7 +107,7 @@ def run_export(
         urls = {"artifact": f"{destination.url}/{stamp}/{name} (dry run: not uploaded)", "manifest": ""}
     else:
         urls = destination.publish(stamp, name, artifact, manifest)
-    retention = destination.retention(now=now, dry_run=request.dry_run)
+    retention = destination.retention(now=now, dry_run=request.dry_run or request.retention_dry_run)
 
     summary: dict[str, Any] = {
         "encryption": (f"AES-256-GCM, key fingerprint {fingerprint}" if fingerprint else PLAINTEXT_WARNING),

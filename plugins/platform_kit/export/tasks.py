@@ -68,10 +68,15 @@ def collect_with_sdk(api_conn_id: str) -> ExportContent:
 
 
 @fails_cleanly
-def export_task(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Run one export from the DAG's Params; returns the summary for XCom (no values)."""
+def export_task(params: Mapping[str, Any], dag_run: Any = None) -> dict[str, Any]:
+    """Run one export from the DAG's Params; returns the summary for XCom (no values).
+
+    A scheduled run's retention is a dry run until the DAG is confirmed (:mod:`platform_kit.confirmation`);
+    the export itself is always uploaded.
+    """
     from importlib.metadata import version
 
+    from platform_kit.confirmation import deletion_gate
     from platform_kit.export.engine import ExportRequest, run_export, title_for
     from platform_kit.export.keys import key_from_connection
     from platform_kit.export.publish import open_destination
@@ -101,8 +106,16 @@ def export_task(params: Mapping[str, Any]) -> dict[str, Any]:
             return collect_via_cli(get_connection(metadb_id, purpose="metadata DB for cli mode"), metadb_id)
         return collect_with_sdk(params["api_conn_id"])
 
+    # The whole run's dry_run is the person's choice; the gate only ever holds retention back.
+    gate = deletion_gate(dag_run, requested_dry_run=bool(params["dry_run"]))
     request = ExportRequest(
-        mode=mode, key=key, dry_run=params["dry_run"], airflow_version=version("apache-airflow")
+        mode=mode,
+        key=key,
+        dry_run=params["dry_run"],
+        airflow_version=version("apache-airflow"),
+        retention_dry_run=gate.held_back,
     )
     summary = run_export(request, collect, destination)
-    return report(title_for(summary), summary, logger=log)
+    summary = report(title_for(summary), {**gate.summary(), **summary}, logger=log)
+    gate.record()
+    return summary

@@ -44,25 +44,36 @@ def policy_from_params(params: Mapping[str, Any]) -> RetentionPolicy:
     )
 
 
-def clean_logs_task(params: Mapping[str, Any], queue: str | None = None) -> dict[str, Any]:
+def clean_logs_task(
+    params: Mapping[str, Any], queue: str | None = None, dag_run: Any = None
+) -> dict[str, Any]:
     """Run one cleanup with the DAG's Params on this worker; return the summary for XCom.
 
     :param params: the run's Params (see the DAG's doc).
     :param queue: the Celery queue this task was routed to, recorded in the summary.
+    :param dag_run: the context's ``dag_run``: a scheduled run is a dry run until the DAG is confirmed
+        (:mod:`platform_kit.confirmation`).
     :raises AirflowFailException: bad Params, unsafe root, another cleanup running, or (with
         ``fail_on_errors``) files that could not be deleted; the summary is logged and pushed first.
     """
     with task_failures():
-        return _clean_logs(params, queue)
+        return _clean_logs(params, queue, dag_run)
 
 
-def _clean_logs(params: Mapping[str, Any], queue: str | None) -> dict[str, Any]:
+def _clean_logs(params: Mapping[str, Any], queue: str | None, dag_run: Any) -> dict[str, Any]:
+    from platform_kit.confirmation import deletion_gate
     from platform_kit.summary import report
 
     base, processor = configured_log_folders()
     policy = policy_from_params(params)
-    result = clean_logs(base, policy, dag_processor_folder=processor, dry_run=bool(params["dry_run"]))
-    summary = {"host": socket.gethostname(), **({"queue": queue} if queue else {}), **result.as_dict()}
+    gate = deletion_gate(dag_run, requested_dry_run=bool(params["dry_run"]))
+    result = clean_logs(base, policy, dag_processor_folder=processor, dry_run=gate.dry_run)
+    summary = {
+        "host": socket.gethostname(),
+        **({"queue": queue} if queue else {}),
+        **gate.summary(),
+        **result.as_dict(),
+    }
     summary = report(
         result.title(), summary, slack_conn_id=optional_text(params, "slack_conn_id"), logger=log
     )
@@ -76,4 +87,5 @@ def _clean_logs(params: Mapping[str, Any], queue: str | None) -> dict[str, Any]:
             f"log cleanup finished with {result.errors} errors (first: {result.error_samples[0]}); "
             "fix ownership/permissions of the log folder or set fail_on_errors=false"
         )
+    gate.record()
     return summary
