@@ -380,7 +380,12 @@ def _airflow_environment(
             "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
             "kwargs": {"path": str(home / "dags")},
         },
-        {"name": "platform-kit", "classpath": "platform_kit.bundle.PlatformDagBundle", "kwargs": {}},
+        # The README walkthrough triggers an example DAG (step 4): the sandbox serves examples too.
+        {
+            "name": "platform-kit",
+            "classpath": "platform_kit.bundle.PlatformDagBundle",
+            "kwargs": {"include": "all"},
+        },
         *extra_bundles,
     ]
     api_url = f"http://{LOOPBACK}:{api_port}"

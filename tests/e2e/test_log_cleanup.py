@@ -18,6 +18,8 @@ pytestmark = pytest.mark.e2e
 
 DAG_ID = "platform_kit_log_cleanup"
 DAY = 86_400.0
+#: Big enough to rank among the top DAGs by size next to the logs the session's other runs wrote.
+BIG = 3_000_000
 
 
 def plant(root: Path, relative: str, age: float, size: int = 100) -> Path:
@@ -50,13 +52,15 @@ def test_the_dag_deletes_old_logs_keeps_fresh_ones_and_reports(twin):
             logs,
             "dag_id=e2e_lc_etl/run_id=manual__2026-01-01T00:00:00+00:00/task_id=load/attempt=1.log",
             40 * DAY,
+            size=BIG,
         ),
         plant(
             logs,
             "dag_id=e2e_lc_etl/run_id=manual__2026-01-01T00:00:00+00:00/task_id=load/attempt=2.log",
             39 * DAY,
+            size=BIG,
         ),
-        plant(logs, "dag_id=e2e_lc_noisy/run_id=r1/task_id=t/map_index=0/attempt=1.log", 4 * DAY, size=300),
+        plant(logs, "dag_id=e2e_lc_noisy/run_id=r1/task_id=t/map_index=0/attempt=1.log", 4 * DAY, size=BIG),
         plant(logs, "dag_id=e2e_lc_etl/run_id=r2/task_id=wait/attempt=1.log.trigger.9.log", 35 * DAY),
         plant(logs, "dag_processor/2020-01-01/platform-kit/e2e_lc_dag.py.log", 10 * DAY),
     ]
@@ -78,7 +82,8 @@ def test_the_dag_deletes_old_logs_keeps_fresh_ones_and_reports(twin):
         "dag_retention": {"e2e_lc_noisy": 3, "e2e_lc_audit": 365},
         "dag_processor_retention_days": 7,
     }
-    planted_bytes = sum(p.stat().st_size for p in old)
+    sizes = {p: p.stat().st_size for p in old + kept}
+    planted_bytes = sum(sizes[p] for p in old)
 
     twin.clear_receiver()
     _, dry = run(twin, {**conf, "dry_run": True, "slack_conn_id": "slack_default"})
@@ -100,8 +105,12 @@ def test_the_dag_deletes_old_logs_keeps_fresh_ones_and_reports(twin):
     assert summary["files_deleted"] == len(old)
     assert summary["bytes_deleted"] == planted_bytes
     by_dag = {entry["dag_id"]: entry for entry in summary["top_dags"]}
-    assert by_dag["e2e_lc_noisy"]["files"] == 1 and by_dag["e2e_lc_etl"]["files"] == 3
-    assert by_dag["(dag-processor)"]["files"] == 1
+    assert by_dag["e2e_lc_noisy"]["files_deleted"] == 1 and by_dag["e2e_lc_etl"]["files_deleted"] == 3
+    assert by_dag["(dag-processor)"]["files_deleted"] == 1
+    # Top by size: what the DAG's *.log files took before the run, and what the run freed of it.
+    etl_logs = [p for p in old + kept if "dag_id=e2e_lc_etl" in str(p) and p.name.endswith(".log")]
+    assert by_dag["e2e_lc_etl"]["bytes"] == sum(sizes[p] for p in etl_logs)
+    assert by_dag["e2e_lc_etl"]["bytes_freed"] == sum(sizes[p] for p in etl_logs if p in old)
     # Emptied folders went; Airflow's own fresh logs (this very run's included) and the latest link stayed.
     assert not (logs / "dag_id=e2e_lc_noisy/run_id=r1").exists()
     assert not (logs / "dag_processor/2020-01-01").exists()
@@ -110,8 +119,11 @@ def test_the_dag_deletes_old_logs_keeps_fresh_ones_and_reports(twin):
     assert list(logs.glob(f"dag_id={DAG_ID}/run_id=*/task_id=clean_logs/attempt=1.log"))
     latest = logs / "dag_processor" / "latest"
     assert latest.is_symlink() and latest.resolve().is_dir()
-    for key in ("files_deleted", "bytes_deleted", "dirs_removed", "top_dags", "errors", "policy"):
+    for key in ("files_deleted", "bytes_deleted", "dirs_removed", "errors", "policy"):
         assert summary[key] == dry[key], key
+    dry_by_dag = {entry["dag_id"]: entry for entry in dry["top_dags"]}
+    for dag_id in ("e2e_lc_noisy", "e2e_lc_etl"):  # Airflow's own logs grow between the two runs
+        assert by_dag[dag_id] == dry_by_dag[dag_id], dag_id
 
 
 def test_bad_params_fail_the_run_in_one_line_and_delete_nothing(twin):

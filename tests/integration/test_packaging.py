@@ -1,9 +1,18 @@
-"""`pip install` of the built wheel next to Airflow: plugin registered, DAGs parse from the wheel."""
+"""Installing without a package index, as the README says: ``pip install ".[amazon]"`` from a checkout, or a
+wheel built with ``pip wheel`` and installed with its extra. Then: the plugin is registered, the console
+script runs, and the DAG bundle serves the maintenance DAGs from site-packages (the examples only when
+asked for).
+
+The README's own command lines are run, with ``pip`` from a fresh environment holding the locked Airflow
+stack (installed by ``uv`` first, so ``pip`` only has to build and install the kit).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +23,12 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 UV = REPO / ".tools" / "bin" / "uv"
+MAINTENANCE = {
+    "platform_kit_log_cleanup",
+    "platform_kit_metadb_backup",
+    "platform_kit_export",
+    "platform_kit_metadb_cleanup",
+}
 
 
 def _run(*argv, **kwargs) -> subprocess.CompletedProcess:
@@ -22,30 +37,46 @@ def _run(*argv, **kwargs) -> subprocess.CompletedProcess:
     return result
 
 
+def readme_install_lines() -> list[str]:
+    """The command lines of the README's install block (comments dropped), in order."""
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"<!-- install-from-a-checkout:.*?-->\n```sh\n(.*?)```", readme, re.DOTALL)
+    assert block, "README.md lost its install-from-a-checkout block"
+    lines = [line.split("  #")[0].strip() for line in block.group(1).splitlines()]
+    return [line for line in lines if line]
+
+
 @pytest.fixture(scope="module")
-def installed_venv(tmp_path_factory) -> Path:
-    """A clean venv with the locked Airflow stack, then the wheel installed from its metadata."""
-    work = tmp_path_factory.mktemp("wheel")
-    _run(str(UV), "build", "--wheel", "--out-dir", str(work / "dist"), cwd=REPO)
-    wheel = next((work / "dist").glob("airflow_platform_kit-*.whl"))
+def checkout(tmp_path_factory) -> Path:
+    """A copy of the checkout as a user has it: tracked and new files, nothing git ignores (no .venv)."""
+    listed = _run("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO).stdout
+    target = tmp_path_factory.mktemp("checkout") / "airflow-platform-kit"
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
+@pytest.fixture(scope="module")
+def airflow_venv(tmp_path_factory) -> Path:
+    """A venv with pip and the locked runtime dependencies (Airflow 3.3.2 and the providers), no kit."""
+    work = tmp_path_factory.mktemp("venv")
+    export = ("export", "--frozen", "--no-hashes", "--all-extras", "--no-emit-project", "--no-dev")
+    exported = _run(str(UV), *export, cwd=REPO).stdout
     requirements = work / "requirements.txt"
-    exported = _run(
-        str(UV),
-        "export",
-        "--frozen",
-        "--no-hashes",
-        "--all-extras",
-        "--no-emit-project",
-        "--no-dev",
-        cwd=REPO,
-    ).stdout
-    # The runtime dependencies at exactly the locked versions: Airflow 3.3.2 as the suite runs it.
     requirements.write_text(exported)
     venv = work / "venv"
-    _run(str(UV), "venv", "--python", sys.executable, str(venv))
-    python = venv / "bin" / "python"
-    _run(str(UV), "pip", "install", "--python", str(python), "-r", str(requirements), f"{wheel}[all]")
+    _run(str(UV), "venv", "--seed", "--python", sys.executable, str(venv))
+    _run(str(UV), "pip", "install", "--python", str(venv / "bin" / "python"), "-r", str(requirements))
     return venv
+
+
+def _shell(venv: Path, command: str, cwd: Path) -> None:
+    """One README line in bash, with the venv's pip first on PATH (as after ``source bin/activate``)."""
+    env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "VIRTUAL_ENV": str(venv)}
+    _run("bash", "-euo", "pipefail", "-c", command, cwd=cwd, env=env)
 
 
 def _airflow_env(home: Path) -> dict[str, str]:
@@ -58,34 +89,65 @@ def _airflow_env(home: Path) -> dict[str, str]:
     }
 
 
-def test_the_wheel_registers_the_plugin(installed_venv, tmp_path):
-    out = _run(
-        str(installed_venv / "bin" / "airflow"), "plugins", "--output", "json", env=_airflow_env(tmp_path)
-    ).stdout
-    plugins = {p["name"]: p for p in json.loads(out[out.index("[") :])}
-    assert "platform_kit" in plugins
-    assert "airflow-platform-kit" in str(plugins["platform_kit"]["source"])
-
-
-def test_the_bundle_serves_the_dags_from_the_installed_wheel(installed_venv, tmp_path):
+def _installed_kit(venv: Path, home: Path) -> dict:
+    """What an Airflow with the installed kit sees: plugin, console script, bundle with each ``include``."""
+    env = _airflow_env(home)
+    plugins_out = _run(str(venv / "bin" / "airflow"), "plugins", "--output", "json", env=env).stdout
+    plugins = {p["name"]: p for p in json.loads(plugins_out[plugins_out.index("[") :])}
     code = (
         "import json\n"
         "from platform_kit.bundle import PlatformDagBundle\n"
         "from airflow.dag_processing.dagbag import DagBag\n"
-        "bundle = PlatformDagBundle(name='platform-kit')\n"
-        "bag = DagBag(dag_folder=str(bundle.path), safe_mode=True)\n"
-        "print(json.dumps({'path': str(bundle.path), 'dags': sorted(bag.dags),"
-        " 'errors': {k: str(v) for k, v in bag.import_errors.items()}}))\n"
+        "result = {}\n"
+        "for kwargs in ({}, {'include': 'all'}):\n"
+        "    bundle = PlatformDagBundle(name='platform-kit', **kwargs)\n"
+        "    bag = DagBag(dag_folder=str(bundle.path), safe_mode=True)\n"
+        "    errors = {k: str(v) for k, v in bag.import_errors.items()}\n"
+        "    result[kwargs.get('include', 'default')] = {\n"
+        "        'path': str(bundle.path), 'dags': sorted(bag.dags), 'errors': errors}\n"
+        "print(json.dumps(result))\n"
     )
-    out = _run(str(installed_venv / "bin" / "python"), "-c", code, env=_airflow_env(tmp_path), cwd=tmp_path)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert "site-packages" in result["path"]
-    assert result["errors"] == {}
-    source_dags = {p.stem for p in (REPO / "dags").rglob("*.py")}
-    assert len(result["dags"]) >= len(source_dags) > 0
-    assert any(d.startswith("platform_kit_") for d in result["dags"])
+    bundles = _run(str(venv / "bin" / "python"), "-c", code, env=env, cwd=home).stdout
+    return {
+        "plugin_source": str(plugins.get("platform_kit", {}).get("source")),
+        "help": _run(str(venv / "bin" / "platform-kit"), "--help").stdout,
+        "bundles": json.loads(bundles.strip().splitlines()[-1]),
+    }
 
 
-def test_the_console_script_is_installed(installed_venv):
-    out = _run(str(installed_venv / "bin" / "platform-kit"), "--help").stdout
-    assert "platform-kit" in out
+def _assert_installed(kit: dict) -> None:
+    assert "airflow-platform-kit" in kit["plugin_source"]
+    assert "platform-kit" in kit["help"] and "backup" in kit["help"]
+    default, everything = kit["bundles"]["default"], kit["bundles"]["all"]
+    assert "site-packages" in default["path"]
+    assert default["errors"] == {} and everything["errors"] == {}
+    assert set(default["dags"]) == MAINTENANCE  # examples stay out of production unless asked for
+    examples = {p.stem for p in (REPO / "dags" / "examples").glob("*.py")}
+    assert len(set(everything["dags"]) - MAINTENANCE) >= len(examples) > 0
+
+
+def _installed_from(venv: Path) -> str:
+    """Where pip installed the kit from (PEP 610 ``direct_url.json``)."""
+    code = (
+        "import json, importlib.metadata as m\n"
+        "print(json.loads(m.distribution('airflow-platform-kit').read_text('direct_url.json'))['url'])"
+    )
+    return _run(str(venv / "bin" / "python"), "-c", code).stdout.strip()
+
+
+def test_the_readme_install_lines_work_from_a_checkout_and_from_a_wheel(airflow_venv, checkout, tmp_path):
+    from_checkout, *from_wheel = readme_install_lines()
+    assert from_checkout.startswith("pip install ") and "[amazon]" in from_checkout
+    assert len(from_wheel) == 2 and "[amazon]" in from_wheel[1]
+
+    _shell(airflow_venv, from_checkout, checkout)
+    assert _installed_from(airflow_venv) == checkout.as_uri()
+    _assert_installed(_installed_kit(airflow_venv, tmp_path / "home-checkout"))
+
+    _shell(airflow_venv, "pip uninstall --yes airflow-platform-kit", checkout)
+    for line in from_wheel:
+        _shell(airflow_venv, line, checkout)
+    wheels = list((checkout / "dist").glob("airflow_platform_kit-*-py3-none-any.whl"))
+    assert len(wheels) == 1
+    assert _installed_from(airflow_venv) == wheels[0].as_uri()
+    _assert_installed(_installed_kit(airflow_venv, tmp_path / "home-wheel"))
