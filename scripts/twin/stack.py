@@ -77,14 +77,19 @@ COMPOSE_PORTS = {"airflow-apiserver": 8080, "s3": 5000, "gcs": 9023, "slack-rece
 
 # e2e mode only: cron schedules are dropped at parse time so the only runs are the ones a test triggers
 # (unpausing a daily DAG would otherwise start a scheduled run next to the test's). Asset schedules stay.
+# The log cleanup keeps one scheduled run: a yearly schedule, so unpausing it starts exactly the run
+# "Unpause on trigger" starts in the README walkthrough (due on 1 January), and no other in a session.
 MANUAL_ONLY_POLICY = '''\
 """Installed by the platform-kit twin in e2e mode: only triggered and asset-driven runs happen."""
 from airflow.sdk.definitions.timetables.assets import AssetTriggeredTimetable
 from airflow.sdk.definitions.timetables.simple import NullTimetable
+from airflow.sdk.definitions.timetables.trigger import CronTriggerTimetable
 
 
 def dag_policy(dag):
-    if not isinstance(dag.timetable, (AssetTriggeredTimetable, NullTimetable)):
+    if dag.dag_id == "platform_kit_log_cleanup":
+        dag.timetable = CronTriggerTimetable("@yearly", timezone="UTC")
+    elif not isinstance(dag.timetable, (AssetTriggeredTimetable, NullTimetable)):
         dag.timetable = NullTimetable()
 '''
 

@@ -16,6 +16,8 @@ import pytest
 
 E2E_DAGS = Path(__file__).resolve().parent / "dags"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+#: Browser tests save their screenshots here (CI keeps them).
+SHOTS = ARTIFACTS / "browser"
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +40,26 @@ def twin() -> Iterator:
         shutil.copytree(stack.home / "component-logs", target, dirs_exist_ok=True)
         shutil.copytree(stack.log_folder, target / "airflow-logs", dirs_exist_ok=True, symlinks=True)
         shutil.rmtree(stack.home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """Headless Chromium for the session; each test opens its own context with :func:`ui_page`."""
+    from twin.browser import chromium
+
+    with chromium() as chromium_browser:
+        yield chromium_browser
+
+
+@pytest.fixture
+def ui_page(twin, browser) -> Iterator:
+    """A page of its own (fresh cookies) logged in to the twin's UI: a browser test needs no other test."""
+    from twin.browser import log_in, new_page
+    from twin.stack import UI_PASSWORD, UI_USER
+
+    page = new_page(browser)
+    try:
+        log_in(page, twin.ui_url, UI_USER, UI_PASSWORD)
+        yield page
+    finally:
+        page.context.close()
