@@ -18,16 +18,17 @@ with remote logging, and a full log disk stops tasks. This DAG deletes old task 
 (`dag_id=/run_id=/task_id=/[map_index=/]attempt=N.log`), trigger logs (`*.log.trigger.<id>.log`),
 executor callback logs and dag-processor logs (`dag_processor/YYYY-MM-DD/...`), then empty folders.
 Both folders are read from the worker's configuration when the task runs. Trigger it once with
-`dry_run` on and read the summary before unpausing.
+`dry_run` on and read the summary, then once with `dry_run` off.
 
 **Params**
 - `retention_days` + `retention_hours`: default age after which a log file goes (ages are exact, in
   seconds from the file's modification time; `find -mtime +30` really means 31 days).
 - `dag_retention`: per-DAG retention in days, e.g. `{"noisy_dag": 3, "audit_dag": 365}`.
 - `dag_processor_retention_days`: for the dag-processor tree; empty = the default retention.
-- `max_size`: optional cap for the log folder, `10G`/`500M`/bytes or `80%` of its filesystem's size.
-  Measured on the log folder itself (not `df`), so other data on a shared volume never causes log
-  deletion. Above the cap the oldest files go first, but never files younger than `size_floor_hours`.
+- `max_size`: optional (empty = no cap) cap for the log folder, `10G`/`500M`/bytes or `80%` of its
+  filesystem's size. Measured on the log folder itself (not `df`), so other data on a shared volume
+  never causes log deletion. Above the cap the oldest files go first, but never files younger than
+  `size_floor_hours`.
 - `size_floor_hours`: the size cap never touches files younger than this (running tasks' logs).
 - `min_age_minutes`: files (and empty folders) modified in the last N minutes are never deleted,
   whatever else says so. An `attempt=N.log` is also kept while its trigger log is kept (deferred tasks
@@ -37,7 +38,12 @@ Both folders are read from the worker's configuration when the task runs. Trigge
 - `slack_conn_id`: Slack connection to post the summary to; empty = no message.
 
 **Summary** (task log and XCom `return_value`): files and bytes deleted, folders removed, files kept
-and skipped, errors with samples, top DAGs by bytes freed, size-cap usage, duration, host.
+and skipped, errors with samples, the top DAGs by size (what their logs took, what the run freed),
+size-cap usage, duration, host. Sizes read `6.8 GiB (7,310,034,944 bytes)`.
+
+**Dry run until confirmed**: a scheduled run deletes nothing (it runs as a dry run and says so) until a
+person has triggered a real run by hand, which sets the Variable `platform_kit_log_cleanup_confirmed`.
+Keep "Unpause on trigger" ticked for your first dry run: the scheduled run it starts is a dry run too.
 
 **Safety**: never follows symlinks (`dag_processor/latest` and the folder it points at are kept),
 never leaves the log folder or crosses into another filesystem, only deletes `*.log` files (and

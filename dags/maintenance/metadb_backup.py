@@ -34,7 +34,8 @@ no manifest, earlier backups untouched. The `verify` task re-reads the object, c
 `platform_kit_metadb_backup` updated (the DB cleanup DAG runs on it) and retention applied.
 
 **Restoring needs the same Fernet key** (`[core] fernet_key`) as the source: back the key up separately.
-The manifest records only its SHA-256 fingerprint. With an empty key the dump holds secrets in plaintext.
+The manifest records only its SHA-256 fingerprint; the run summary shows it as `sha256:<12 hex digits>`.
+With an empty key the dump holds secrets in plaintext.
 Restore with `platform-kit backup restore URL --target-dsn postgresql://...` (see `docs/backup.md`).
 
 **Params**
@@ -52,6 +53,8 @@ Restore with `platform-kit backup restore URL --target-dsn postgresql://...` (se
 - `keep_daily` / `keep_weekly` / `keep_monthly`: retention over verified backups; the newest verified
   backup is always kept; incomplete or unverified ones are never touched.
 - `retention_dry_run`: report what retention would delete; delete nothing (the backup is still taken).
+  A scheduled run's retention is a dry run anyway until a person has run this DAG for real by hand
+  (Variable `platform_kit_metadb_backup_confirmed`).
 - `slack_conn_id`: post the run summary to this Slack webhook connection (empty = log/XCom only).
 
 **Watch for**: pg_dump must be at least the server's major version (preflight says which client to

@@ -23,7 +23,8 @@ DOC_MD = f"""
 It runs Airflow's own cleanup engine (what `airflow db clean` calls), so it keeps the last scheduled
 run of every DAG, cascades to dependent tables and archives rows exactly like core. It is scheduled on
 the backup Asset: it runs **only after `platform_kit_metadb_backup` verified a backup**, never after a
-failed one. Trigger it by hand with `dry_run` first to see the counts.
+failed one. Trigger it by hand with `dry_run` first to see the counts. Asset-triggered runs are dry runs
+until a person has triggered a real run by hand (Variable `platform_kit_metadb_cleanup_confirmed`).
 
 **What it adds to `airflow db clean`**: it works from an Airflow 3 task (the DB URL is built from the
 `airflow_metadb` connection and given only to a child process); any table that fails fails the task,
