@@ -26,6 +26,17 @@ BACKUP = "platform_kit_metadb_backup"
 CLEANUP = "platform_kit_metadb_cleanup"
 LOG_CLEANUP = "platform_kit_log_cleanup"
 ALERTING = "example_platform_kit_alerting"
+#: Scroll the first text that contains the argument to the top of its scrolling box (the log viewer).
+SCROLL_TO_TEXT = """title => {
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    if (walker.currentNode.textContent.includes(title)) {
+      walker.currentNode.parentElement.scrollIntoView({block: "start"});
+      return true;
+    }
+  }
+  return false;
+}"""
 #: A DAG whose old logs the log cleanup step finds (planted: a fresh sandbox has nothing a month old).
 OLD_LOGS_DAG = "nightly_orders"
 
@@ -119,8 +130,7 @@ class Walkthrough:
         if run["state"] != "success":
             return result
         result["summary"] = self.twin.xcom(BACKUP, run["dag_run_id"], "retention")
-        self.page.goto(task_page(self.twin.ui_url, BACKUP, run["dag_run_id"], "retention"))
-        self.page.get_by_text("Post Execute").first.wait_for()
+        self.show_summary(BACKUP, run["dag_run_id"], "retention", "Metadata DB backup")
         self.shot("05-backup-run.png")
         result["cleanup"] = self.cleanup_started_by(run["dag_run_id"])
         return result
@@ -190,10 +200,15 @@ class Walkthrough:
             time.sleep(2)
         raise TimeoutError(f"unpausing {dag_id} started no scheduled run, or it did not finish")
 
+    def show_summary(self, dag_id: str, run_id: str, task_id: str, title: str) -> None:
+        """Open the task's log and scroll to the run summary, which starts with ``title``."""
+        self.page.goto(task_page(self.twin.ui_url, dag_id, run_id, task_id))
+        self.page.get_by_text("Post Execute").first.wait_for()
+        self.page.evaluate(SCROLL_TO_TEXT, title)
+
     def _finished_with_log(self, dag_id: str, created: dict, task_id: str) -> dict:
         run = self.wait(dag_id, created["dag_run_id"])
-        self.page.goto(task_page(self.twin.ui_url, dag_id, run["dag_run_id"], task_id))
-        self.page.get_by_text("Post Execute").first.wait_for()
+        self.show_summary(dag_id, run["dag_run_id"], task_id, "Log cleanup")
         return {
             "form": created,
             "run": run,
