@@ -29,12 +29,6 @@ def main(out_dir: Path) -> int:
             print("alerting example:", steps.see_an_alert()["run"]["state"])
             logs = steps.clean_logs()
             print("log cleanup:", logs["dry"]["run"]["state"], "then", logs["real"]["run"]["state"])
-
-            page = steps.page
-            page.goto(f"{twin.s3_endpoint}/moto-api/")
-            page.get_by_role("button", name="s3", exact=True).click()
-            page.get_by_text("FakeKey").first.wait_for()
-            page.screenshot(path=out_dir / "07-storage.png")
     finally:
         twin.stop()
     print(f"screenshots written to {out_dir}")
