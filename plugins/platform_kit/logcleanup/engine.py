@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from platform_kit.exceptions import UnsafeRootError
 from platform_kit.logcleanup.lock import LOCK_FILE_NAME, root_lock
 from platform_kit.logcleanup.policy import HOUR, MINUTE, RetentionPolicy
-from platform_kit.logcleanup.report import DAG_PROCESSOR_KEY, OTHER_KEY, CleanupReport
+from platform_kit.logcleanup.report import DAG_PROCESSOR_KEY, OTHER_KEY, CleanupReport, volume_usage
 from platform_kit.logcleanup.roots import is_within, mount_points_under, validate_root
 from platform_kit.utils import human_and_exact
 
@@ -464,6 +464,8 @@ def clean_logs(
                     f"cap {human_and_exact(cap['cap_bytes'])}; the rest is younger than the "
                     f"{policy.size_floor_hours:g} h floor or not a log file"
                 )
+    # After the cleanup, so the Platform page and the metrics show what the volume holds now.
+    report.volume = volume_usage(base)
     report.duration_seconds = time.monotonic() - started
     return report
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,7 @@ class CleanupReport:
     files_by_dag: dict[str, int] = field(default_factory=dict)
     kept_bytes_by_dag: dict[str, int] = field(default_factory=dict)
     size_cap: dict[str, Any] | None = None
+    volume: dict[str, Any] | None = None
     duration_seconds: float = 0.0
 
     def add_error(self, message: str) -> None:
@@ -106,6 +108,8 @@ class CleanupReport:
             for name, value in self.size_cap.items():
                 size_cap.update(size_fields(name, value) if name in SIZE_CAP_BYTES else {name: value})
             summary["size_cap"] = size_cap
+        if self.volume is not None:
+            summary["volume"] = self.volume
         if self.warnings:
             summary["warnings"] = self.warnings
         return summary
@@ -126,3 +130,24 @@ class CleanupReport:
         if self.errors:
             line += f"; {self.errors} errors, first: {self.error_samples[0]}"
         return line
+
+
+def volume_usage(path: str) -> dict[str, Any] | None:
+    """The filesystem holding ``path``: its size, bytes in use and use in percent as ``df`` counts it
+    (blocks reserved for root are neither used nor available). ``None`` if it cannot be measured."""
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return None
+    total = stats.f_blocks * stats.f_frsize
+    used = (stats.f_blocks - stats.f_bfree) * stats.f_frsize
+    available = stats.f_bavail * stats.f_frsize
+    if total <= 0 or used + available <= 0:
+        return None
+    return {
+        "path": path,
+        **size_fields("total_bytes", total),
+        **size_fields("used_bytes", used),
+        **size_fields("available_bytes", available),
+        "used_percent": round(100.0 * used / (used + available), 1),
+    }
