@@ -1,4 +1,4 @@
-"""The small helpers every feature shares: one-line errors, secret scrubbing, readable sizes.
+"""The small helpers every feature shares: one-line errors, secret scrubbing, readable sizes and ages.
 
 Pure Python, no Airflow import: engines, task adapters, the CLI and the child processes all use them.
 """
@@ -65,3 +65,18 @@ def size_fields(key: str, size: int) -> dict[str, int | str]:
     Tools read ``key``; a person reads ``<key>_human`` in the log, the XCom view and Slack.
     """
     return {key: size, f"{key}_human": human_bytes(size)}
+
+
+def human_duration(seconds: float) -> str:
+    """``9000`` -> ``'2 h 30 min'``: two units at most, for ages and durations people read at a glance."""
+    seconds = max(float(seconds), 0.0)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, _ = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes and hours < 10 else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
