@@ -55,3 +55,18 @@ DEADLINE_REFERENCE = "queued"
 DEADLINE_FOLLOWUP_POLL_SECONDS = 10
 #: How long it watches a late run at most (a run stuck for days gets no follow-up; 0 = no follow-up).
 DEADLINE_FOLLOWUP_MAX_HOURS = 48
+
+# --- Platform page, metrics, alert rules and the health monitor's dead man's switch ----------------------
+#: Hours since the newest verified backup was taken after which backups count as stale: red on the
+#: Platform page, the health monitor's dead man's switch, and ``PlatformKitBackupStale`` (26 h in
+#: ``monitoring/prometheus/platform-kit-rules.yml``: a daily backup plus two hours of slack).
+BACKUP_MAX_AGE_HOURS = 26.0
+#: Hours without a successful run after which another maintenance DAG is amber on the Platform page.
+MAINTENANCE_MAX_AGE_HOURS = 26.0
+#: Log volume use (percent, from the last log cleanup) that turns its row amber, and red.
+LOG_VOLUME_WARN_PERCENT = 85.0
+LOG_VOLUME_CRITICAL_PERCENT = 95.0
+#: Connection whose password is the bearer token the metrics endpoint requires; absent = no token.
+METRICS_TOKEN_CONN_ID = "platform_kit_metrics"
+#: Seconds between two listings of the backup bucket by the health monitor's dead man's switch.
+BACKUP_CHECK_INTERVAL_SECONDS = 300.0

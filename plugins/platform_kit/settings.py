@@ -19,6 +19,11 @@ through this module; nothing else calls ``conf`` for ``[platform_kit]``.
 | ``log_cleanup_deadline_minutes`` | ``60`` | the same for the log cleanup DAG |
 | ``db_cleanup_deadline_minutes`` | ``180`` | the same for the metadata DB cleanup DAG |
 | ``export_deadline_minutes`` | ``60`` | the same for the variable and connection export DAG |
+| ``backup_max_age_hours`` | ``26`` | Platform page (api-server): an older backup is red |
+| ``maintenance_max_age_hours`` | ``26`` | Platform page: other DAGs without a success this long: amber |
+| ``log_volume_warn_percent`` | ``85`` | Platform page: log volume use that turns log cleanup amber |
+| ``log_volume_critical_percent`` | ``95`` | ... and red |
+| ``metrics_token_conn_id`` | ``platform_kit_metrics`` | metrics endpoint: its bearer token's connection |
 """
 
 from __future__ import annotations
@@ -144,3 +149,26 @@ def deadline_followup_poll_seconds() -> float:
 def deadline_followup_max_hours() -> float:
     """How long a late run is watched for the follow-up (``deadline_followup_max_hours``; 0 = none)."""
     return get_number("deadline_followup_max_hours", defaults.DEADLINE_FOLLOWUP_MAX_HOURS)
+
+
+def backup_max_age_hours() -> float:
+    """Hours after which the newest verified backup is stale (``backup_max_age_hours``)."""
+    return get_number("backup_max_age_hours", defaults.BACKUP_MAX_AGE_HOURS)
+
+
+def maintenance_max_age_hours() -> float:
+    """Hours without a success before another maintenance DAG is amber (``maintenance_max_age_hours``)."""
+    return get_number("maintenance_max_age_hours", defaults.MAINTENANCE_MAX_AGE_HOURS)
+
+
+def log_volume_thresholds() -> tuple[float, float]:
+    """(amber, red) log volume use in percent (``log_volume_warn_percent``, ``..._critical_percent``)."""
+    return (
+        get_number("log_volume_warn_percent", defaults.LOG_VOLUME_WARN_PERCENT),
+        get_number("log_volume_critical_percent", defaults.LOG_VOLUME_CRITICAL_PERCENT),
+    )
+
+
+def metrics_token_conn_id() -> str:
+    """Connection whose password is the metrics endpoint's bearer token (``metrics_token_conn_id``)."""
+    return get_str("metrics_token_conn_id", defaults.METRICS_TOKEN_CONN_ID)

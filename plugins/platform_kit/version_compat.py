@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from importlib.metadata import PackageNotFoundError, version
+from types import SimpleNamespace
 from typing import Any
 
 from platform_kit.exceptions import AirflowCompatError
@@ -302,3 +303,58 @@ def task_log_server_app() -> Any:
     except ImportError as exc:
         raise moved("the twin's loopback log server", f"cannot import create_app ({exc})") from None
     return create_app()
+
+
+# --- The api-server side: the Platform page and the metrics endpoint (never imported by tasks) -------------
+
+#: What the Platform page reads from each model; a rename fails the feature in one line, up front.
+_STATUS_COLUMNS = {
+    "DagModel": ("dag_id", "is_paused", "is_stale"),
+    "DagRun": ("id", "dag_id", "run_id", "state", "run_after", "start_date", "end_date"),
+    "TaskInstance": ("dag_id", "run_id", "task_id", "map_index", "try_number", "state", "end_date"),
+    "XComModel": ("dag_run_id", "task_id", "map_index", "key", "value"),
+}
+
+
+def api_security() -> Any:
+    """``airflow.api_fastapi.core_api.security``: the dependencies the core REST API authorizes with.
+
+    A plugin's FastAPI app is mounted without any authentication; the Platform page and the metrics
+    endpoint use ``get_user`` (JWT from the Bearer header or the UI's cookie) and ``requires_access_dag``
+    exactly as the core API does.
+    """
+    feature = "the Platform page"
+    try:
+        from airflow.api_fastapi.core_api import security
+    except ImportError as exc:
+        raise moved(feature, f"cannot import the API's security module ({exc})") from None
+    missing = [
+        name for name in ("get_user", "requires_access_dag") if not callable(getattr(security, name, None))
+    ]
+    if missing:
+        raise moved(feature, f"airflow.api_fastapi.core_api.security lacks {', '.join(missing)}")
+    return security
+
+
+def status_models() -> SimpleNamespace:
+    """The ORM models the Platform page reads: ``dag``, ``dag_run``, ``task_instance`` and ``xcom``."""
+    from airflow.models.dag import DagModel
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+
+    models = {"DagModel": DagModel, "DagRun": DagRun, "TaskInstance": TaskInstance, "XComModel": XComModel}
+    for name, columns in _STATUS_COLUMNS.items():
+        missing = [column for column in columns if not hasattr(models[name], column)]
+        if missing:
+            raise moved("the Platform page", f"{name} lacks {', '.join(missing)}")
+    return SimpleNamespace(dag=DagModel, dag_run=DagRun, task_instance=TaskInstance, xcom=XComModel)
+
+
+def airflow_health() -> dict[str, Any]:
+    """The body of ``/api/v2/monitor/health``, computed in this process (the api-server) from the DB."""
+    try:
+        from airflow.api.common.airflow_health import get_airflow_health
+    except ImportError as exc:
+        raise moved("component health on the Platform page", f"get_airflow_health moved ({exc})") from None
+    return get_airflow_health()
