@@ -191,3 +191,59 @@ def test_the_twin_runs_the_health_monitor_as_compose_does(compose):
         sandbox_env.COMPOSE_ADDRESSES["airflow-apiserver"], Path(heartbeat), HEALTH_INTERVAL
     )
     assert twin[1:] == command[1:]  # same module, options and interval; only the interpreter differs
+
+
+MONITORING_SERVICES = {"statsd-exporter", "prometheus", "grafana"}
+
+
+def test_the_monitoring_profile_adds_exactly_statsd_exporter_prometheus_and_grafana(compose):
+    profiled = {name for name, svc in compose["services"].items() if svc.get("profiles")}
+    assert profiled == MONITORING_SERVICES
+    assert all(compose["services"][name]["profiles"] == ["monitoring"] for name in MONITORING_SERVICES)
+
+
+def test_the_monitoring_services_load_the_repositorys_rules_mapping_and_dashboard(compose):
+    services = compose["services"]
+
+    def mounts(name: str) -> dict[str, str]:
+        found = {}
+        for volume in services[name].get("volumes", []):
+            source, target = (
+                (volume.split(":")[:2]) if isinstance(volume, str) else (volume["source"], volume["target"])
+            )
+            found[target] = (
+                str(Path(source).resolve().relative_to(REPO)) if source.startswith(("/", ".")) else source
+            )
+        return found
+
+    assert mounts("prometheus")["/etc/prometheus"] == "monitoring/prometheus"
+    assert "--config.file=/etc/prometheus/prometheus.yml" in services["prometheus"]["command"]
+    assert (
+        mounts("statsd-exporter")["/etc/statsd/statsd-mapping.yml"] == "monitoring/statsd/statsd-mapping.yml"
+    )
+    assert "--statsd.mapping-config=/etc/statsd/statsd-mapping.yml" in services["statsd-exporter"]["command"]
+    assert mounts("grafana")["/etc/grafana/provisioning"] == "monitoring/grafana/provisioning"
+    assert mounts("grafana")["/var/lib/grafana/dashboards"] == "monitoring/grafana/dashboards"
+
+
+def test_every_monitoring_address_names_a_service_and_port_of_this_file(compose):
+    services = compose["services"]
+    config = yaml.safe_load((REPO / "monitoring/prometheus/prometheus.yml").read_text())
+    targets = {t for job in config["scrape_configs"] for c in job["static_configs"] for t in c["targets"]}
+    assert targets == {"airflow-apiserver:8080", "statsd-exporter:9102"}
+    assert "--web.listen-address=:9102" in services["statsd-exporter"]["command"]
+    assert any(port.split("/")[0].endswith(":8080") for port in _published(services["airflow-apiserver"]))
+    datasource = yaml.safe_load(
+        (REPO / "monitoring/grafana/provisioning/datasources/prometheus.yml").read_text()
+    )
+    assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
+    assert any(port.split("/")[0].endswith(":9090") for port in _published(services["prometheus"]))
+    for name, svc in services.items():
+        env = svc.get("environment", {})
+        if "AIRFLOW__CORE__EXECUTOR" in env:  # every Airflow component sends statsd to the exporter
+            assert env["AIRFLOW__METRICS__STATSD_ON"] == "true", name
+            assert env["AIRFLOW__METRICS__STATSD_HOST"] == "statsd-exporter", name
+            assert (
+                "--statsd.listen-udp=:" + env["AIRFLOW__METRICS__STATSD_PORT"]
+                in services["statsd-exporter"]["command"]
+            )
