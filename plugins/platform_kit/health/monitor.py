@@ -4,6 +4,10 @@ The endpoint answers HTTP 200 even when the scheduler, dag-processor or triggere
 reads the body. A component must be seen in its new state ``confirmations`` times in a row before an
 alert goes out, so one slow heartbeat does not page anyone; each change is reported once, and its
 recovery once.
+
+With a backup URL it is also a dead man's switch (:mod:`platform_kit.health.backups`): it lists the
+bucket every ``backup_interval`` seconds and reports when the newest verified backup gets older than the
+limit, and again when a fresh one arrives.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ log = logging.getLogger(__name__)
 COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
 #: Pseudo-component used when the api-server itself does not answer.
 API_SERVER = "api_server"
+#: Alert titles of the pseudo-components that are not Airflow processes: (unhealthy, recovered).
+TITLES = {
+    "backup": ("No fresh verified Airflow backup", "Fresh verified Airflow backup"),
+    "backup_storage": ("Cannot read the Airflow backups", "Airflow backups readable again"),
+}
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,10 @@ def notify_slack(conn_id: str, api_url: str) -> Callable[[Transition], bool]:
             log.error("Health alert not sent: no connection %r (type slackwebhook).", conn_id)
             return False
         name = transition.component.replace("_", "-")
-        title = f"Airflow {name} recovered" if transition.healthy else f"Airflow {name} is UNHEALTHY"
+        if transition.component in TITLES:
+            title = TITLES[transition.component][1 if transition.healthy else 0]
+        else:
+            title = f"Airflow {name} recovered" if transition.healthy else f"Airflow {name} is UNHEALTHY"
         facts = (("Component", name), ("Now", transition.detail), ("Airflow", api_url))
         alert = Alert(kind="recovery" if transition.healthy else "failure", title=title, facts=facts)
         return send_alert(alert, target).ok
@@ -116,6 +128,8 @@ def watch(
     confirmations: int = 2,
     heartbeat_file: Path | None = None,
     iterations: Iterable[int] | None = None,
+    check_backups: Callable[[], dict[str, tuple[bool, str]]] | None = None,
+    backup_interval: float = 300,
 ) -> None:
     """Poll forever (or for ``iterations``), calling ``notify`` once per confirmed transition.
 
@@ -124,10 +138,19 @@ def watch(
     :param interval: seconds between polls.
     :param confirmations: readings in a row before a change counts.
     :param heartbeat_file: touched after every poll, for a container healthcheck.
+    :param check_backups: the dead man's switch, e.g. :func:`platform_kit.health.backups.read_backups`
+        bound to a URL; ``None`` = off. One listing is authoritative: its changes need no confirmation.
+    :param backup_interval: seconds between two backup checks (the first is at start-up).
     """
     watcher = HealthWatcher(confirmations=confirmations)
+    backup_watcher = HealthWatcher(confirmations=1)
+    next_backup_check = time.monotonic()
     for _ in iterations if iterations is not None else iter(int, 1):
-        for transition in watcher.observe(read_health(api_url)):
+        transitions = watcher.observe(read_health(api_url))
+        if check_backups is not None and time.monotonic() >= next_backup_check:
+            transitions += backup_watcher.observe(check_backups())
+            next_backup_check = time.monotonic() + backup_interval
+        for transition in transitions:
             log.warning(
                 "Health change: %s %s (%s)",
                 transition.component,
