@@ -3,7 +3,9 @@
 ``scripts/sandbox`` runs :func:`main`; the e2e tests start the same :class:`Twin` once per session.
 It starts a private PostgreSQL metadata DB (with the scratch database of ``platform_kit_scratch``),
 Airflow's api-server, scheduler, dag-processor and triggerer (LocalExecutor), moto's S3 server, the GCS
-emulator, the Slack-webhook receiver and the health monitor. Connections come from
+emulator, the Slack-webhook receiver, the health monitor and, as compose's ``monitoring`` profile does,
+Prometheus against the kit's metrics with its alert rules (:mod:`twin.prometheus`; on a free port, since
+that profile is not part of a plain ``docker compose up``). Connections come from
 ``sandbox/airflow.env``, the file docker-compose.yaml loads, with compose service names rewritten to the
 twin's loopback ports (:func:`twin.sandbox_env.twin_environment`).
 
@@ -56,6 +58,9 @@ from twin.services import (
 REPO_ROOT = Path(__file__).resolve().parents[2]
 UI_USER = "airflow"
 UI_PASSWORD = "airflow"  # SANDBOX ONLY, the same login as the compose sandbox
+#: A user who may log in but has no role, so may read no DAG (the Platform page must refuse them).
+NO_ROLE_USER = "outsider"
+NO_ROLE_PASSWORD = "outsider-sandbox"  # SANDBOX ONLY
 BACKUP_BUCKET = "platform-kit-backups"
 SCRATCH_CONN_VAR = "AIRFLOW_CONN_PLATFORM_KIT_SCRATCH"
 #: Seconds between the health monitor's polls (compose's health-monitor runs with the same).
@@ -71,6 +76,7 @@ COMPOSE_COMPONENTS = {
     "gcs": "gcs",
     "slack-receiver": "slack-receiver",
     "health-monitor": "health-monitor",
+    "prometheus": "prometheus",  # compose's monitoring profile
 }
 #: The host ports compose publishes, which are the twin's defaults (a unit test checks they match).
 COMPOSE_PORTS = {"airflow-apiserver": 8080, "s3": 5000, "gcs": 9023, "slack-receiver": 8090}
@@ -215,6 +221,11 @@ class Twin:
     @property
     def receiver_url(self) -> str:
         return self.endpoints["slack-receiver"]
+
+    @property
+    def prometheus_url(self) -> str:
+        """The twin's Prometheus (``KeyError`` when it is not installed)."""
+        return self.endpoints["prometheus"]
 
     @property
     def client(self) -> AirflowClient:
@@ -377,7 +388,13 @@ def _airflow_environment(
     passwords = home / "passwords.json"
     service_account = json.loads(sandbox_env.load()["AIRFLOW_CONN_AIRFLOW_API"])
     passwords.write_text(
-        json.dumps({UI_USER: UI_PASSWORD, service_account["login"]: service_account["password"]})
+        json.dumps(
+            {
+                UI_USER: UI_PASSWORD,
+                service_account["login"]: service_account["password"],
+                NO_ROLE_USER: NO_ROLE_PASSWORD,
+            }
+        )
     )
     bundles = [
         {
@@ -412,7 +429,9 @@ def _airflow_environment(
         "AIRFLOW__CORE__AUTH_MANAGER": (
             "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
         ),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{UI_USER}:admin,{service_account['login']}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": (
+            f"{UI_USER}:admin,{service_account['login']}:admin,{NO_ROLE_USER}:"
+        ),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
         # Every listener on loopback: the api-server, the scheduler's health port and the task-log server
@@ -555,6 +574,7 @@ def start_twin(
         twin.add(
             "health-monitor", lambda: spawn("health-monitor", monitor, "", log_dir, env=twin.airflow_env)
         )
+        _add_prometheus(twin, log_dir, progress)
         twin.control = ControlServer(
             home, twin.handle_control, {"ui": twin.ui_url, "endpoints": twin.endpoints}
         ).start()
@@ -571,6 +591,20 @@ def start_twin(
             raise RuntimeError(f"{exc}{tails}") from exc
         raise
     return twin
+
+
+def _add_prometheus(twin: Twin, log_dir: Path, progress) -> None:
+    """Prometheus against the kit's metrics endpoint, as compose's ``monitoring`` profile runs it."""
+    from twin import prometheus
+
+    if not prometheus.installed():
+        progress("prometheus is not installed (scripts/bootstrap installs it): the twin runs without it")
+        return
+    port = free_port()
+    service = twin.add(
+        "prometheus", lambda: prometheus.start_prometheus(twin.home, twin.api_url, port, log_dir)
+    )
+    twin.endpoints["prometheus"] = service.url
 
 
 def write_cli_env(twin: Twin) -> Path:
@@ -600,11 +634,15 @@ def banner(twin: Twin, started: float, keep_home: bool) -> str:
         f"  Slack receiver  {twin.receiver_url}/\n"
         f"  S3 (moto)       {twin.s3_endpoint}/moto-api/   bucket {BACKUP_BUCKET}\n"
         f"  GCS emulator    {twin.gcs_endpoint}   bucket {BACKUP_BUCKET}\n"
+        f"  Platform page   {twin.ui_url}/platform-kit/   metrics {twin.ui_url}/platform-kit/metrics\n"
+        f"  Prometheus      {twin.endpoints.get('prometheus', 'not installed (run scripts/bootstrap)')}"
+        "   the kit's alert rules, waits shortened\n"
         f"  Metadata DB     postgresql://{metadb['login']}:***@{LOOPBACK}:{twin.pg.port}/{metadb['schema']}"
         "   (connection airflow_metadb)\n"
         "  Scratch DB      connection platform_kit_scratch (its role has CREATEDB): restore tests, "
         "backup restore\n"
-        f"  Health monitor  posts to the Slack receiver when a component turns unhealthy or recovers\n"
+        "  Health monitor  posts to the Slack receiver when a component turns unhealthy or recovers, and\n"
+        "                  when no fresh verified backup is in the bucket (and when one arrives)\n"
         f"  Fernet key      {twin.fernet_key}   sha256 {fingerprint[:16]}…, {kept}\n"
         f"  AIRFLOW_HOME    {twin.home} (component logs in component-logs/)\n"
         "\nStop or start one component (the README's health step), from another terminal:\n"

@@ -179,3 +179,28 @@ def test_every_dashboard_query_is_valid_promql_over_metrics_that_exist(tmp_path)
     assert {"airflow_scheduler_heartbeat_total", "airflow_dag_processing_total_parse_time_seconds"} <= used
     assert {"airflow_ti_failures_total", "airflow_pool_open_slots"} <= used
     assert {PREFIX + "backup_last_verified_timestamp_seconds", PREFIX + "component_healthy"} <= used
+
+
+def test_the_twins_prometheus_is_composes_with_its_own_address_and_shorter_waits(tmp_path):
+    from twin import prometheus as twin_prometheus
+
+    config = twin_prometheus.twin_config("127.0.0.1:18080", str(tmp_path / "rules.yml"))
+    compose = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    kit_job = next(j for j in compose["scrape_configs"] if j["job_name"] == "platform-kit")
+    twin_job = next(j for j in config["scrape_configs"] if j["job_name"] == "platform-kit")
+    assert twin_job == {**kit_job, "static_configs": [{"targets": ["127.0.0.1:18080"]}]}
+    assert {j["job_name"] for j in config["scrape_configs"]} == {
+        j["job_name"] for j in compose["scrape_configs"]
+    } - twin_prometheus.COMPOSE_ONLY_JOBS
+
+    rules = twin_prometheus.twin_rules()
+    original = yaml.safe_load((PROMETHEUS / "platform-kit-rules.yml").read_text())
+    shortened = [r for g in rules["groups"] for r in g["rules"]]
+    assert [{**r, "for": None} for r in shortened] == [
+        {**r, "for": None} for g in original["groups"] for r in g["rules"]
+    ]
+    assert {r["for"] for r in shortened} == {twin_prometheus.RULE_FOR}
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    checked = promtool("check", "config", "prometheus.yml", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
