@@ -20,7 +20,7 @@ import hmac
 import logging
 import threading
 import time
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -161,7 +161,9 @@ def create_app(url_prefix: str = URL_PREFIX) -> FastAPI:
     from platform_kit.version_compat import api_security
 
     security = api_security()
-    user_dep = Annotated[Any, Depends(security.get_user)]
+    # A default, not an ``Annotated`` alias: annotations are strings here and FastAPI resolves them
+    # against the module, where a local alias does not exist.
+    authenticated_user = Depends(security.get_user)
     errors = ReadErrors()
     token = MetricsToken()
     app = FastAPI(title="platform-kit", docs_url=None, redoc_url=None, openapi_url=None)
@@ -195,7 +197,7 @@ def create_app(url_prefix: str = URL_PREFIX) -> FastAPI:
         return allowed
 
     @app.get("/", response_class=HTMLResponse)
-    def platform_page(request: Request, user: user_dep) -> HTMLResponse:
+    def platform_page(request: Request, user: Any = authenticated_user) -> HTMLResponse:
         allowed = readable_dag_ids(request, user)
         if not allowed:
             raise HTTPException(403, "This user may not read the platform-kit maintenance DAGs.")
