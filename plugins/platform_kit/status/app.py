@@ -45,10 +45,12 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+# Filled, so it reads on the sidebar's light background and on its dark "selected" one alike.
 ICON_SVG = (
-    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="#0b63c5" '
-    'stroke-width="2" stroke-linecap="round" stroke-linejoin="round">'
-    '<rect x="3" y="4" width="18" height="16" rx="2"/><path d="M6 13h3l2-4 3 7 2-3h2"/></svg>'
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke-linecap="round" '
+    'stroke-linejoin="round"><rect x="2.5" y="3.5" width="19" height="17" rx="3" fill="#ffffff" '
+    'stroke="#1d4ed8" stroke-width="1.5"/><path d="M5.5 12.5h3l2-4.5 3 8 2-3.5h3" stroke="#1d4ed8" '
+    'stroke-width="2"/></svg>'
 )
 
 

@@ -67,6 +67,7 @@ tr:last-child td { border-bottom: 0; }
 .facts { margin: 0; padding: 0; list-style: none; } .facts li { display: inline; }
 .facts li + li::before { content: " · "; color: var(--muted); }
 .links { white-space: nowrap; font-size: 13px; }
+.when { white-space: nowrap; } td.verdict { min-width: 220px; }
 .error { border: 1px solid var(--red); color: var(--red); background: var(--red-bg); padding: 10px 12px;
   border-radius: 8px; margin-bottom: 12px; }
 footer { margin-top: 14px; color: var(--muted); font-size: 12px; }
@@ -186,6 +187,9 @@ def _summary_cell(dag: DagStatus, links: Links) -> str:
     return f'<ul class="facts">{items}</ul><div class="links">{run_link}{log_link}</div>'
 
 
+NEVER = '<span class="dagid">never</span>'
+
+
 def _row(dag: DagStatus, findings: list[Finding], now: datetime, links: Links) -> str:
     if not dag.deployed:
         schedule = '<span class="dagid">not deployed</span>'
@@ -197,11 +201,11 @@ def _row(dag: DagStatus, findings: list[Finding], now: datetime, links: Links) -
     name = _a(links.dag(dag.dag_id), escape(dag.dag.title)) if dag.deployed else escape(dag.dag.title)
     return (
         f'<tr data-dag-id="{escape(dag.dag_id)}" data-verdict="{verdict(findings)}">'
-        f"<td>{_verdict_cell(dag, findings, links)}</td>"
+        f'<td class="verdict">{_verdict_cell(dag, findings, links)}</td>'
         f'<td>{name}<div class="dagid">{escape(dag.dag_id)}</div></td>'
         f"<td>{schedule}</td>"
         f"<td>{_last_run_cell(dag, now, links)}</td>"
-        f"<td>{_time(now, success) or '<span class=dagid>never</span>'}</td>"
+        f'<td class="when">{_time(now, success) or NEVER}</td>'
         f"<td>{_summary_cell(dag, links)}</td>"
         "</tr>"
     )
