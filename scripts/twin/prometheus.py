@@ -23,7 +23,8 @@ RULES = REPO / "monitoring" / "prometheus" / "platform-kit-rules.yml"
 COMPOSE_API = "airflow-apiserver:8080"
 #: Jobs compose has and the twin cannot run.
 COMPOSE_ONLY_JOBS = {"airflow-statsd"}
-INTERVAL = "5s"
+#: Scrapes and rule evaluations; the api-server is shared with the tasks, so not more often than this.
+INTERVAL = "10s"
 RULE_FOR = "10s"
 
 

@@ -20,7 +20,10 @@ import hmac
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import replace
+from typing import Any, Generic, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -65,6 +68,42 @@ class ReadErrors:
         with self._lock:
             self.total += 1
             return self.total
+
+
+T = TypeVar("T")
+
+
+class SharedReading(Generic[T]):
+    """Requests that arrive while a reading is under way wait for it and share it, instead of each
+    starting its own: a slow DB then costs one reading, not one per scrape Prometheus retried or per
+    browser refresh. Nothing is cached beyond that: every reading starts after its request arrived
+    or while it waited.
+    """
+
+    def __init__(self, read: Callable[[], T]) -> None:
+        self._read = read
+        self._lock = threading.Lock()
+        self._pending: Future[T] | None = None
+
+    def get(self) -> T:
+        with self._lock:
+            pending, owner = self._pending, self._pending is None
+            if owner:
+                pending = self._pending = Future()
+        assert pending is not None
+        if not owner:
+            return pending.result()
+        try:
+            result = self._read()
+        except BaseException as exc:
+            pending.set_exception(exc)
+            raise
+        else:
+            pending.set_result(result)
+            return result
+        finally:
+            with self._lock:
+                self._pending = None
 
 
 class MetricsToken:
@@ -167,6 +206,7 @@ def create_app(url_prefix: str = URL_PREFIX) -> FastAPI:
     # against the module, where a local alias does not exist.
     authenticated_user = Depends(security.get_user)
     errors = ReadErrors()
+    reading = SharedReading(lambda: _reading(errors))
     token = MetricsToken()
     app = FastAPI(title="platform-kit", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -203,15 +243,15 @@ def create_app(url_prefix: str = URL_PREFIX) -> FastAPI:
         allowed = readable_dag_ids(request, user)
         if not allowed:
             raise HTTPException(403, "This user may not read the platform-kit maintenance DAGs.")
-        status, findings, _, _ = _reading(errors)
-        status.dags = [dag for dag in status.dags if dag.dag_id in allowed]
+        status, findings, _, _ = reading.get()
+        status = replace(status, dags=[dag for dag in status.dags if dag.dag_id in allowed])
         body = render(status, findings, ui_root=_ui_root(request, url_prefix), metrics_url="metrics")
         return HTMLResponse(body, headers=SECURITY_HEADERS)
 
     @app.get("/metrics")
     def prometheus_metrics(request: Request) -> Response:
         token.check(request)
-        status, findings, seconds, total = _reading(errors)
+        status, findings, seconds, total = reading.get()
         collector = StatusCollector(status, findings, read_errors_total=total, read_seconds=seconds)
         body, content_type = exposition(collector, request.headers.get("accept"))
         return Response(body, media_type=content_type, headers={"Cache-Control": "no-store"})
