@@ -175,7 +175,10 @@ def scenario_mixed(session, now: datetime) -> dict[str, Any]:
 
 def bench_fill(session, now: datetime, days: int, dags: int, task_instances: int) -> dict[str, Any]:
     """A year of daily maintenance runs, then filler DAGs and task instances copied in bulk SQL."""
-    from sqlalchemy import text
+    from airflow.models.dag import DagModel
+    from sqlalchemy import text, update
+
+    session.execute(update(DagModel).values(is_paused=False))  # a platform that runs its maintenance
 
     for day in range(days, 0, -1):
         when = now - timedelta(days=day, hours=-2)
@@ -245,6 +248,16 @@ def bench_fill(session, now: datetime, days: int, dags: int, task_instances: int
         },
         f"generate_series(1, {dags}) AS d, generate_series(1, {runs_per_dag}) AS r, "
         f"generate_series(1, {tasks_per_run}) AS k",
+    )
+    # One XCom per filler task instance: a scan of the xcom table would cost what it costs in production.
+    session.execute(
+        text(
+            "INSERT INTO xcom (dag_run_id, task_id, map_index, key, dag_id, run_id, value, timestamp) "
+            "SELECT dr.id, ti.task_id, ti.map_index, 'return_value', ti.dag_id, ti.run_id, "
+            "'{\"rows\": 1}'::jsonb, now() FROM task_instance ti "
+            "JOIN dag_run dr ON dr.dag_id = ti.dag_id AND dr.run_id = ti.run_id "
+            "WHERE ti.dag_id LIKE 'filler_%'"
+        )
     )
     session.commit()
     session.execute(text("ANALYZE"))
