@@ -124,7 +124,9 @@ def run(dags: int, task_instances: int, days: int, requests_per_endpoint: int) -
             str(days),
         ]
         fill += ["--dags", str(dags), "--task-instances", str(task_instances)]
-        filled = subprocess.run(fill, env=env, check=True, capture_output=True, text=True)
+        filled = subprocess.run(fill, env=env, capture_output=True, text=True)
+        if filled.returncode != 0:
+            raise SystemExit(f"filling failed: {filled.stderr[-3000:]}")
         fill_seconds = time.perf_counter() - started
         counts = json.loads(filled.stdout.strip().splitlines()[-1])["counts"]
         print(f"  {counts} in {fill_seconds:.0f} s", flush=True)

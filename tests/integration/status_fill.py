@@ -77,10 +77,12 @@ def add_run(
     dag = DBDagBag().get_latest_version_of_dag(dag_id, session=session)
     run_id = f"manual__{when.isoformat()}"
     end = when + timedelta(minutes=minutes)
+    # No logical date, as runs triggered from the UI or REST have: a task instance is then made for every
+    # task even when ``when`` is before the DAG's start_date (a year of history is).
     run = dag.create_dagrun(
         run_id=run_id,
-        logical_date=when,
-        data_interval=(when, when),
+        logical_date=None,
+        data_interval=None,
         run_after=when,
         run_type=DagRunType.MANUAL,
         triggered_by=DagRunTriggeredByType.TEST,

@@ -1,10 +1,11 @@
 """One reading of the platform from the metadata DB, for the page and the metrics (api-server only).
 
 Runs in the api-server, where Airflow's ORM is available; task code never imports this module (the ORM
-guard in ``tests/unit/test_dag_integrity.py`` allows it for that reason). Cost is fixed, whatever the
-size of the DB: about a dozen indexed queries for the four maintenance DAGs, and the XCom of at most three
-runs per DAG (the newest, the newest successful and, for backups, the newest verified) read by their
-``dag_run`` primary key. The health of the components comes from the same function as
+guard in ``tests/unit/test_dag_integrity.py`` allows it for that reason). Its cost does not grow with the
+DB: four statements (the DAG rows; every run shown, in one ``UNION ALL`` of indexed ``LIMIT 1`` lookups;
+their task instances; their summaries) plus the three of the health check. XCom is read only for the
+runs shown (at most three per DAG: the newest, the newest successful and, for backups, the newest
+verified), by ``dag_run`` primary key. The health of the components comes from the same function as
 ``/api/v2/monitor/health``.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import String, and_, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from platform_kit import __version__
@@ -63,6 +64,36 @@ def read_components() -> list[Component]:
     return components
 
 
+def _runs_query(m: Any, dag_ids: list[str]) -> Any:
+    """One statement for every run the page shows: per DAG the newest and the newest successful, and the
+    backup DAG's newest run whose ``verify`` task succeeded. Each branch is an indexed ``LIMIT 1`` lookup
+    (``dag_run`` by dag_id and by dag_id and state; ``task_instance`` by dag_id and task_id); ``UNION
+    ALL`` saves the round trips, and works on every database Airflow supports."""
+    dr, ti = m.dag_run, m.task_instance
+    columns = (dr.id, dr.run_id, dr.state, dr.run_after, dr.start_date, dr.end_date)
+
+    def tagged(dag_id: str, role: str) -> Any:
+        return select(literal(dag_id, String).label("for_dag"), literal(role, String).label("role"), *columns)
+
+    branches = []
+    for dag_id in dag_ids:
+        branches.append(
+            tagged(dag_id, "newest").where(dr.dag_id == dag_id).order_by(dr.run_after.desc(), dr.id.desc())
+        )
+        branches.append(
+            tagged(dag_id, "success")
+            .where(dr.dag_id == dag_id, dr.state == "success", dr.end_date.is_not(None))
+            .order_by(dr.end_date.desc())
+        )
+    branches.append(
+        tagged(BACKUP_DAG.dag_id, "verified")
+        .join(ti, and_(ti.dag_id == dr.dag_id, ti.run_id == dr.run_id))
+        .where(ti.dag_id == BACKUP_DAG.dag_id, ti.task_id == BACKUP_VERIFY_TASK, ti.state == "success")
+        .order_by(ti.end_date.desc())
+    )
+    return union_all(*(select(branch.limit(1).subquery()) for branch in branches))
+
+
 def read_status(session: Session, now: datetime | None = None) -> PlatformStatus:
     """Read every maintenance DAG's state, newest runs and their summaries (components: separately)."""
     from platform_kit.version_compat import airflow_version_text, status_models
@@ -76,14 +107,8 @@ def read_status(session: Session, now: datetime | None = None) -> PlatformStatus
         select(m.dag.dag_id, m.dag.is_paused, m.dag.is_stale).where(m.dag.dag_id.in_(dag_ids))
     ).all()
     known = {row.dag_id: row for row in rows}
-    run_columns = (
-        m.dag_run.id,
-        m.dag_run.run_id,
-        m.dag_run.state,
-        m.dag_run.run_after,
-        m.dag_run.start_date,
-        m.dag_run.end_date,
-    )
+    runs = {(row.for_dag, row.role): _run(row) for row in session.execute(_runs_query(m, dag_ids))}
+    roles = {"newest": "last_run", "success": "last_success", "verified": "last_verified"}
     for dag in MAINTENANCE_DAGS:
         entry = DagStatus(dag)
         status.dags.append(entry)
@@ -91,41 +116,9 @@ def read_status(session: Session, now: datetime | None = None) -> PlatformStatus
         if row is None:
             continue
         entry.deployed, entry.paused, entry.stale = True, bool(row.is_paused), bool(row.is_stale)
-        newest = session.execute(
-            select(*run_columns)
-            .where(m.dag_run.dag_id == dag.dag_id)
-            .order_by(m.dag_run.run_after.desc(), m.dag_run.id.desc())
-            .limit(1)
-        ).first()
-        if newest is None:
-            continue
-        entry.last_run = RunDetail(_run(newest))
-        success = session.execute(
-            select(*run_columns)
-            .where(
-                m.dag_run.dag_id == dag.dag_id,
-                m.dag_run.state == "success",
-                m.dag_run.end_date.is_not(None),
-            )
-            .order_by(m.dag_run.end_date.desc())
-            .limit(1)
-        ).first()
-        if success is not None:
-            entry.last_success = RunDetail(_run(success))
-
-    backup = next(d for d in status.dags if d.dag_id == BACKUP_DAG.dag_id)
-    if backup.last_run is not None:
-        ti = m.task_instance
-        verified = session.execute(
-            select(*run_columns)
-            .join(ti, and_(ti.dag_id == m.dag_run.dag_id, ti.run_id == m.dag_run.run_id))
-            .where(ti.dag_id == BACKUP_DAG.dag_id, ti.task_id == BACKUP_VERIFY_TASK, ti.state == "success")
-            .order_by(ti.end_date.desc())
-            .limit(1)
-        ).first()
-        if verified is not None:
-            backup.last_verified = RunDetail(_run(verified))
-
+        for role, attribute in roles.items():
+            if (dag.dag_id, role) in runs:
+                setattr(entry, attribute, RunDetail(runs[dag.dag_id, role]))
     _fill_details(session, m, status.dags)
     return status
 
