@@ -16,7 +16,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from platform_kit.status import catalog
-from platform_kit.status.model import RUN_STATES, PlatformStatus
+from platform_kit.status.model import RUN_STATES, DagStatus, PlatformStatus
 from platform_kit.status.summaries import backup_facts, log_volumes, rows_per_table, was_dry_run
 from platform_kit.status.verdicts import LEVELS, Finding, verdict
 
@@ -159,7 +159,8 @@ class StatusCollector(Collector):
         return iter(out)
 
     @staticmethod
-    def _kind_metrics(out: _Families, dag) -> None:
+    def _kind_metrics(out: _Families, dag: DagStatus) -> None:
+        """What each kind of maintenance DAG adds: the backup's facts, the last run's counts."""
         kind = dag.dag.kind
         if kind == catalog.BACKUP:
             facts = backup_facts(dag.last_verified)

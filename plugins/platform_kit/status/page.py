@@ -13,6 +13,7 @@ from datetime import datetime
 from html import escape
 from urllib.parse import quote
 
+from platform_kit.status import catalog
 from platform_kit.status.model import Component, DagStatus, PlatformStatus, RunDetail, TaskTry
 from platform_kit.status.summaries import describe
 from platform_kit.status.verdicts import Finding, verdict
@@ -176,7 +177,7 @@ def _last_run_cell(dag: DagStatus, now: datetime, links: Links) -> str:
 
 
 def _summary_cell(dag: DagStatus, links: Links) -> str:
-    detail = dag.last_verified if dag.dag.kind == "backup" else dag.last_success
+    detail = dag.last_verified if dag.dag.kind == catalog.BACKUP else dag.last_success
     facts = describe(dag)
     if detail is None or not facts:
         return '<span class="dagid">no successful run to summarise</span>'
