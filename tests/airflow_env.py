@@ -31,3 +31,25 @@ def airflow_cli_env(dsn: str, home: Path, *, fernet_key: str | None = None) -> d
     if fernet_key:
         env["AIRFLOW__CORE__FERNET_KEY"] = fernet_key
     return env
+
+
+def migrated_metadata_db(pg, name: str, home: Path, fill: list[str] | None = None, timeout: float = 600):
+    """Create database ``name`` in the cluster ``pg``, run ``airflow db migrate`` on it, then the ``fill``
+    script (argv after the interpreter) in the same environment.
+
+    :returns: ``(dsn, what the fill script printed)``.
+    """
+    import subprocess
+    import sys
+
+    dsn = pg.create_database(name)
+    env = airflow_cli_env(dsn, home)
+    migrate = [sys.executable, "-m", "airflow", "db", "migrate"]
+    subprocess.run(migrate, env=env, check=True, capture_output=True, timeout=timeout)
+    printed = ""
+    if fill:
+        done = subprocess.run(
+            [sys.executable, *fill], env=env, check=True, capture_output=True, text=True, timeout=timeout
+        )
+        printed = done.stdout
+    return dsn, printed

@@ -14,12 +14,12 @@ Screenshots go to ``artifacts/browser/``.
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
+from waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -27,17 +27,6 @@ REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "artifacts" / "browser"
 BACKUP = "platform_kit_metadb_backup"
 TIMEOUT = 240
-
-
-def _wait_for(predicate, timeout: float, what: str, interval: float = 2):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +147,7 @@ def test_prometheus_scrapes_the_backup_metrics_and_evaluates_the_dashboard(twin,
         result = _query(twin, "platform_kit_backup_last_verified_timestamp_seconds")
         return bool(result) and float(result[0]["value"][1]) == taken
 
-    _wait_for(scraped, TIMEOUT, "Prometheus to scrape the new backup")
+    wait_for(scraped, TIMEOUT, "Prometheus to scrape the new backup")
     size = _query(twin, "platform_kit_backup_last_verified_size_bytes")
     assert float(size[0]["value"][1]) == dump["size"]
     state = _query(twin, f'platform_kit_dag_last_run_state{{dag_id="{BACKUP}",state="success"}}')
@@ -185,7 +174,7 @@ def test_a_stopped_scheduler_fires_the_component_alert_in_prometheus(twin, brows
             found = [a for a in _alerts(twin, name) if a["labels"].get("component") == "scheduler"]
             return found if found and found[0]["state"] == "firing" else None
 
-        alert = _wait_for(firing, TIMEOUT, "PlatformKitComponentUnhealthy to fire")[0]
+        alert = wait_for(firing, TIMEOUT, "PlatformKitComponentUnhealthy to fire")[0]
         assert alert["labels"]["severity"] == "critical"
         assert alert["annotations"]["summary"] == "Airflow scheduler is unhealthy"
         page = _page(browser)
@@ -197,7 +186,7 @@ def test_a_stopped_scheduler_fires_the_component_alert_in_prometheus(twin, brows
     finally:
         twin.restart_component("scheduler")
         twin.client.wait_healthy(timeout=TIMEOUT)
-    _wait_for(
+    wait_for(
         lambda: not [a for a in _alerts(twin, name) if a["labels"].get("component") == "scheduler"],
         TIMEOUT,
         "the alert to clear once the scheduler is back",

@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from airflow_env import airflow_cli_env
+from airflow_env import migrated_metadata_db
 from storage_conns import aws_conn_json, google_conn_json
 
 from platform_kit.backup.engine import create_backup, preflight
@@ -41,13 +40,8 @@ MiB = 1024 * 1024
 def airflow_db(pg, tmp_path_factory) -> str:
     """DSN of a migrated Airflow metadata DB with history and a ``_airflow_moved__`` leftover table."""
     name = f"backup_src_{uuid.uuid4().hex[:8]}"
-    dsn = pg.create_database(name)
-    env = airflow_cli_env(dsn, tmp_path_factory.mktemp("airflow-home"))
-    for argv in (
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        [sys.executable, str(HERE / "dbclean_fill.py"), "--dags", "2", "--runs", "15", "--days", "30"],
-    ):
-        subprocess.run(argv, env=env, check=True, capture_output=True, timeout=600)
+    fill = [str(HERE / "dbclean_fill.py"), "--dags", "2", "--runs", "15", "--days", "30"]
+    dsn, _ = migrated_metadata_db(pg, name, tmp_path_factory.mktemp("airflow-home"), fill)
     pg.psql(
         "CREATE TABLE _airflow_moved__3_0__dag_run AS SELECT g AS id, md5(g::text) AS note "
         "FROM generate_series(1, 500) g; "

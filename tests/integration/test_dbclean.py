@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from airflow_env import airflow_cli_env
+from airflow_env import airflow_cli_env, migrated_metadata_db
 from plain_shell import plain_shell
 
 from platform_kit.dbclean import ArchiveMode, CleanupOptions, clean_metadb, url_from_dsn
@@ -37,22 +37,8 @@ COUNTED_TABLES = ("dag_run", "task_instance", "xcom", "log", "task_instance_hist
 def template_db(pg, tmp_path_factory) -> str:
     """Name of a migrated, filled metadata DB that tests copy (never clean it directly)."""
     name = f"dbclean_tpl_{uuid.uuid4().hex[:8]}"
-    dsn = pg.create_database(name)
-    env = airflow_cli_env(dsn, tmp_path_factory.mktemp("airflow-home"))
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    subprocess.run(
-        [sys.executable, str(HERE / "dbclean_fill.py"), "--dags", "3", "--runs", "40", "--days", "120"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    fill = [str(HERE / "dbclean_fill.py"), "--dags", "3", "--runs", "40", "--days", "120"]
+    migrated_metadata_db(pg, name, tmp_path_factory.mktemp("airflow-home"), fill, timeout=300)
     yield name
     pg.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from storage_conns import aws_conn_json
+from waiting import wait_for
 
 from platform_kit.storage import build_manifest, list_sets, new_set_id, open_store, write_manifest
 from twin.pgcluster import free_port
@@ -66,16 +67,6 @@ def _messages(receiver, word: str) -> list[str]:
     return [t for t in texts if word in t]
 
 
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_stale_backups_alert_once_and_a_fresh_backup_is_announced_once(
     tmp_path, moto_server, s3_bucket, slack_receiver, pg, pg_database
 ):
@@ -98,8 +89,11 @@ def test_stale_backups_alert_once_and_a_fresh_backup_is_announced_once(
         text=True,
     )
     try:
-        stale = _wait_for(
-            lambda: _messages(slack_receiver, "No fresh verified Airflow backup"), 90, "the alert"
+        stale = wait_for(
+            lambda: _messages(slack_receiver, "No fresh verified Airflow backup"),
+            90,
+            "the alert",
+            interval=0.5,
         )
         assert len(stale) == 1
         assert old_set in stale[0] and "limit 26 h" in stale[0]
@@ -115,8 +109,11 @@ def test_stale_backups_alert_once_and_a_fresh_backup_is_announced_once(
         assert created.returncode == 0, created.stderr[-2000:]
         new_set = json.loads(created.stdout[created.stdout.index("{") :])["backup"].rsplit("/", 1)[-1]
 
-        fresh = _wait_for(
-            lambda: _messages(slack_receiver, "Fresh verified Airflow backup"), 90, "the recovery"
+        fresh = wait_for(
+            lambda: _messages(slack_receiver, "Fresh verified Airflow backup"),
+            90,
+            "the recovery",
+            interval=0.5,
         )
         assert len(fresh) == 1 and new_set in fresh[0]
         time.sleep(3)  # several more checks: no repeats while the state holds

@@ -16,14 +16,12 @@ and their rules, and the metrics.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from airflow_env import airflow_cli_env
+from airflow_env import migrated_metadata_db
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session
@@ -42,24 +40,9 @@ HERE = Path(__file__).resolve().parent
 @pytest.fixture(scope="module")
 def filled(pg, tmp_path_factory) -> dict:
     name = f"status_{uuid.uuid4().hex[:8]}"
-    dsn = pg.create_database(name)
-    env = airflow_cli_env(dsn, tmp_path_factory.mktemp("airflow-home"))
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    out = subprocess.run(
-        [sys.executable, str(HERE / "status_fill.py"), "--scenario", "mixed"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    fill = [str(HERE / "status_fill.py"), "--scenario", "mixed"]
+    dsn, printed = migrated_metadata_db(pg, name, tmp_path_factory.mktemp("airflow-home"), fill)
+    result = json.loads(printed.strip().splitlines()[-1])
     engine = create_engine(url_from_dsn(dsn))
     statements: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
