@@ -51,6 +51,9 @@ def sync_maintenance_dags(session) -> None:
     sync_bag_to_db(bag, "platform-kit", None, session=session)
 
 
+_DAGS: dict[str, Any] = {}
+
+
 def add_run(
     session,
     dag_id: str,
@@ -74,7 +77,9 @@ def add_run(
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
     from sqlalchemy import update
 
-    dag = DBDagBag().get_latest_version_of_dag(dag_id, session=session)
+    if dag_id not in _DAGS:  # deserialising a DAG costs more than making a run of it
+        _DAGS[dag_id] = DBDagBag().get_latest_version_of_dag(dag_id, session=session)
+    dag = _DAGS[dag_id]
     run_id = f"manual__{when.isoformat()}"
     end = when + timedelta(minutes=minutes)
     # No logical date, as runs triggered from the UI or REST have: a task instance is then made for every
