@@ -16,7 +16,7 @@ from urllib.parse import quote
 from platform_kit.status import catalog
 from platform_kit.status.model import Component, DagStatus, PlatformStatus, RunDetail, TaskTry
 from platform_kit.status.summaries import describe
-from platform_kit.status.verdicts import Finding, verdict
+from platform_kit.status.verdicts import LAST_RUN_FAILED, Finding, verdict
 from platform_kit.utils import human_duration
 
 REFRESH_SECONDS = 60
@@ -152,7 +152,7 @@ def _verdict_cell(dag: DagStatus, findings: list[Finding], links: Links) -> str:
     first, rest = findings[0], findings[1:]
     rule = escape(first.rule)
     last = dag.last_run
-    if first.rule.startswith("last run failed") and last is not None and last.failed_tasks:
+    if first.key == LAST_RUN_FAILED and last is not None and last.failed_tasks:
         failed = next((t for t in last.failed_tasks if t.state == "failed"), last.failed_tasks[0])
         rule = _a(links.log(dag.dag_id, last.run.run_id, failed), rule)
     more = "".join(f'<div class="more">{escape(f.level)}: {escape(f.rule)}</div>' for f in rest)

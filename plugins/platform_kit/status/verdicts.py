@@ -32,12 +32,17 @@ LEVELS = (GREEN, AMBER, RED)
 _SEVERITY = {level: rank for rank, level in enumerate(LEVELS)}
 
 
+#: The key of the finding "the newest run failed" (the page links its rule to the failed task's log).
+LAST_RUN_FAILED = "last_run_failed"
+
+
 @dataclass(frozen=True)
 class Finding:
-    """One rule that applies to a DAG: its level and the rule in words."""
+    """One rule that applies to a DAG: its level, the rule in words, and a key naming the rule."""
 
     level: str
     rule: str
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,8 @@ def judge(status: DagStatus, now: datetime, limits: Thresholds | None = None) ->
     if last is not None and last.run.state == "failed":
         failed = ", ".join(t.task_id for t in last.failed_tasks if t.state == "failed")
         when = f" {_ago(now, last.run.when)}" if last.run.when else ""
-        found.append(Finding(RED, f"last run failed{when}" + (f" in {failed}" if failed else "")))
+        rule = f"last run failed{when}" + (f" in {failed}" if failed else "")
+        found.append(Finding(RED, rule, LAST_RUN_FAILED))
     if kind == catalog.LOG_CLEANUP:
         fullest = max(log_volumes(status.last_success), key=lambda v: v["used_percent"], default=None)
         if fullest is not None:
