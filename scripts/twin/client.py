@@ -103,6 +103,10 @@ class AirflowClient:
     ) -> str:
         """Unpause ``dag_id`` (after it is parsed) and start a run; returns its run id."""
         self.wait_for_dag(dag_id)
+        # Listing the DAG's tasks makes the api-server load every provider's operator links, once per
+        # process (12-40 s on a busy machine). Without this the first task start of a session pays for it
+        # inside the execution API, and its supervisor can give up before the api-server answers.
+        self.get(f"dags/{quote(dag_id, safe='')}/tasks")
         self.unpause(dag_id)
         body: dict[str, Any] = {"logical_date": logical_date, "conf": conf or {}}
         if run_id:

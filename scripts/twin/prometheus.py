@@ -25,6 +25,8 @@ COMPOSE_API = "airflow-apiserver:8080"
 COMPOSE_ONLY_JOBS = {"airflow-statsd"}
 #: Scrapes and rule evaluations; the api-server is shared with the tasks, so not more often than this.
 INTERVAL = "10s"
+#: Debian's Prometheus ships only the classic web UI.
+ALERTS_PAGE = "/classic/alerts"
 RULE_FOR = "10s"
 
 
@@ -87,3 +89,14 @@ def start_prometheus(home: Path, api_url: str, port: int, log_dir: Path) -> Serv
 def installed() -> bool:
     """Whether Debian's ``prometheus`` is there (``scripts/bootstrap`` installs it)."""
     return shutil.which("prometheus") is not None
+
+
+def open_alert(page, prometheus_url: str, alert: str) -> None:
+    """Show ``alert`` unfolded on Prometheus' alerts page in a Playwright ``page`` (for screenshots).
+
+    The classic UI's font stack reaches the colour-emoji font for digits; plain sans-serif reads better.
+    """
+    page.goto(prometheus_url + ALERTS_PAGE)
+    page.add_style_tag(content="* { font-family: 'DejaVu Sans', sans-serif !important; }")
+    page.get_by_text(alert).first.click()
+    page.get_by_text("FIRING").first.wait_for()

@@ -103,7 +103,7 @@ def test_an_admin_reads_the_backup_row_in_the_airflow_ui_and_its_log_link_opens_
 
     page = _page(browser)
     log_in(page, twin.ui_url, UI_USER, UI_PASSWORD)
-    page.get_by_role("link", name="Platform").click()  # the navigation entry the plugin registers
+    page.get_by_role("link", name="Platform", exact=True).click()  # the plugin's navigation entry
     frame = page.frame_locator("iframe[title=Platform]")
     row = frame.locator(f"tr[data-dag-id={BACKUP}]")
     row.wait_for()
@@ -165,6 +165,8 @@ def test_prometheus_scrapes_the_backup_metrics_and_evaluates_the_dashboard(twin,
 
 
 def test_a_stopped_scheduler_fires_the_component_alert_in_prometheus(twin, browser):
+    from twin.prometheus import open_alert
+
     name = "PlatformKitComponentUnhealthy"
     assert not [a for a in _alerts(twin, name) if a["labels"].get("component") == "scheduler"]
     twin.component("scheduler").stop()
@@ -178,9 +180,7 @@ def test_a_stopped_scheduler_fires_the_component_alert_in_prometheus(twin, brows
         assert alert["labels"]["severity"] == "critical"
         assert alert["annotations"]["summary"] == "Airflow scheduler is unhealthy"
         page = _page(browser)
-        page.goto(f"{twin.prometheus_url}/alerts")
-        page.get_by_text(name).first.wait_for()
-        page.get_by_text(name).first.click()  # unfold the rule and its firing instance
+        open_alert(page, twin.prometheus_url, name)
         page.screenshot(path=SHOTS / "09-prometheus-alert.png")
         page.context.close()
     finally:

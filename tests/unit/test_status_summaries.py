@@ -108,18 +108,11 @@ def test_an_unexpected_summary_shape_is_skipped_not_guessed():
     assert describe(samples.dag_status("platform_kit_export", last_success=odd)) == []
 
 
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [
-        (-3, "0 s"),
-        (42, "42 s"),
-        (60, "1 min"),
-        (3599, "59 min"),
-        (3 * 3600 + 300, "3 h 5 min"),
-        (36000, "10 h"),
-    ]
-    + [(26 * 3600 + 59, "26 h"), (49 * 3600, "2 d 1 h"), (72 * 3600, "3 d")],
-)
+AGES = [(-3, "0 s"), (42, "42 s"), (60, "1 min"), (3599, "59 min"), (3 * 3600 + 300, "3 h 5 min")]
+AGES += [(36000, "10 h"), (26 * 3600 + 59, "26 h"), (49 * 3600, "2 d 1 h"), (72 * 3600, "3 d")]
+
+
+@pytest.mark.parametrize(("seconds", "text"), AGES)
 def test_ages_read_at_a_glance(seconds, text):
     from platform_kit.utils import human_duration
 

@@ -167,13 +167,10 @@ def _last_run_cell(dag: DagStatus, now: datetime, links: Links) -> str:
         return '<span class="dagid">never ran</span>'
     run = dag.last_run.run
     state = STATE_LABELS.get(run.state, run.state)
-    return (
-        _a(
-            links.run(dag.dag_id, run.run_id),
-            f'<span class="state {escape(run.state)}">{escape(state)}</span>',
-        )
-        + f"<div>{_time(now, run.when)}</div>"
+    badge = _a(
+        links.run(dag.dag_id, run.run_id), f'<span class="state {escape(run.state)}">{escape(state)}</span>'
     )
+    return f'<div class="when">{badge} · {_time(now, run.when)}</div>'
 
 
 def _summary_cell(dag: DagStatus, links: Links) -> str:
