@@ -97,6 +97,6 @@ def open_alert(page, prometheus_url: str, alert: str) -> None:
     The classic UI's font stack reaches the colour-emoji font for digits; plain sans-serif reads better.
     """
     page.goto(prometheus_url + ALERTS_PAGE)
-    page.add_style_tag(content="* { font-family: 'DejaVu Sans', sans-serif !important; }")
+    page.add_style_tag(content="body { font-family: 'DejaVu Sans', sans-serif !important; }")
     page.get_by_text(alert).first.click()
     page.get_by_text("FIRING").first.wait_for()
