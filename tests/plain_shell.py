@@ -19,16 +19,20 @@ class PlainShell:
     home: Path
     tmp: Path
 
-    def run(self, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def environment(self, env: dict[str, str] | None = None) -> dict[str, str]:
+        """The terminal's variables plus ``env`` (e.g. to start a long-running command yourself)."""
         base = {
             "PATH": f"{self.bin_dir}:/usr/local/bin:/usr/bin:/bin",
             "HOME": str(self.home),
             "TMPDIR": str(self.tmp),
             "LANG": "C.UTF-8",
         }
+        return {**base, **(env or {})}
+
+    def run(self, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             [str(self.bin_dir / "platform-kit"), *argv],
-            env={**base, **(env or {})},
+            env=self.environment(env),
             cwd=self.home,
             capture_output=True,
             text=True,

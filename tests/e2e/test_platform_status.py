@@ -118,7 +118,7 @@ def test_an_admin_reads_the_backup_row_in_the_airflow_ui_and_its_log_link_opens_
     assert frame.locator("[data-component=scheduler]").get_attribute("data-status") == "healthy"
     for dag_id in ("platform_kit_log_cleanup", "platform_kit_export", "platform_kit_metadb_cleanup"):
         assert frame.locator(f"tr[data-dag-id={dag_id}] .pill").count() == 1
-    page.screenshot(path=SHOTS / "08-platform-page.png")
+    page.screenshot(path=SHOTS / "10-platform-page.png")
 
     row.get_by_role("link", name="log").click()
     page.wait_for_url(f"**/dags/{BACKUP}/runs/**/tasks/retention**")  # the UI itself, not nested in the frame
@@ -169,7 +169,7 @@ def test_a_stopped_scheduler_fires_the_component_alert_in_prometheus(twin, brows
 
     name = "PlatformKitComponentUnhealthy"
     assert not [a for a in _alerts(twin, name) if a["labels"].get("component") == "scheduler"]
-    twin.component("scheduler").stop()
+    twin.stop_component("scheduler")
     try:
 
         def firing():
@@ -181,10 +181,10 @@ def test_a_stopped_scheduler_fires_the_component_alert_in_prometheus(twin, brows
         assert alert["annotations"]["summary"] == "Airflow scheduler is unhealthy"
         page = _page(browser)
         open_alert(page, twin.prometheus_url, name)
-        page.screenshot(path=SHOTS / "09-prometheus-alert.png")
+        page.screenshot(path=SHOTS / "11-prometheus-alert.png")
         page.context.close()
     finally:
-        twin.restart_component("scheduler")
+        twin.start_component("scheduler")
         twin.client.wait_healthy(timeout=TIMEOUT)
     wait_for(
         lambda: not [a for a in _alerts(twin, name) if a["labels"].get("component") == "scheduler"],

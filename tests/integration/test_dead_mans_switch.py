@@ -1,11 +1,12 @@
 """The health monitor's dead man's switch, end to end from a plain shell: no Prometheus, no Airflow.
 
-``platform-kit health watch`` runs as a subprocess with only what the README tells an operator to set (the
-Slack and S3 connections as ``AIRFLOW_CONN_*``, the backup Variable as ``AIRFLOW_VAR_*``), against moto's
-S3 server and the Slack receiver, with the api-server unreachable: the switch must speak even then. The
-bucket first holds a verified backup from two days ago (and a newer, unfinished set that must not count):
-one "no fresh backup" alert. Then an operator takes a real backup with ``platform-kit backup create``:
-one "fresh backup" message, naming it. Nothing repeats while the state holds.
+``platform-kit health watch`` runs from a plain shell (empty ``HOME``, no Airflow home) with only what the
+README tells an operator to set (the Slack and S3 connections as ``AIRFLOW_CONN_*``, the backup Variable
+as ``AIRFLOW_VAR_*``), against moto's S3 server and the Slack receiver, with the api-server unreachable:
+the switch must speak even then. The bucket first holds a verified backup from two days ago (and a newer,
+unfinished set that must not count): one "no fresh backup" alert. Then an operator takes a real backup
+with ``platform-kit backup create``: one "fresh backup" message, naming it. Nothing repeats while the
+state holds.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from plain_shell import plain_shell
 from storage_conns import aws_conn_json
 from waiting import wait_for
 
@@ -27,20 +27,16 @@ from twin.pgcluster import free_port
 
 pytestmark = pytest.mark.integration
 
-BIN = Path(sys.executable).parent
 
-
-def _plain_shell(tmp_path: Path, moto_url: str, receiver_url: str, backup_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PG", "AWS_"))}
-    env.update(
-        AIRFLOW_HOME=str(tmp_path / "home"),
-        AIRFLOW_CONN_AWS_DEFAULT=aws_conn_json(moto_url),
-        AIRFLOW_CONN_SLACK_DEFAULT=json.dumps(
+def _readme_variables(moto_url: str, receiver_url: str, backup_url: str) -> dict[str, str]:
+    """What the README has an operator export: the Slack and S3 connections, the backup Variable."""
+    return {
+        "AIRFLOW_CONN_AWS_DEFAULT": aws_conn_json(moto_url),
+        "AIRFLOW_CONN_SLACK_DEFAULT": json.dumps(
             {"conn_type": "slackwebhook", "password": f"{receiver_url}/services/T0/B0/deadman"}
         ),
-        AIRFLOW_VAR_PLATFORM_KIT_BACKUP_URL=backup_url,
-    )
-    return env
+        "AIRFLOW_VAR_PLATFORM_KIT_BACKUP_URL": backup_url,
+    }
 
 
 def _plant_old_verified_backup(env: dict[str, str], url: str) -> str:
@@ -75,15 +71,18 @@ def test_stale_backups_alert_once_and_a_fresh_backup_is_announced_once(
         "CREATE TABLE dag_run AS SELECT g AS id FROM generate_series(1, 100) g",
         pg_database.rsplit("/", 1)[-1],
     )
-    env = _plain_shell(tmp_path, moto_server.url, slack_receiver.url, url)
-    old_set = _plant_old_verified_backup(env, url)
+    variables = _readme_variables(moto_server.url, slack_receiver.url, url)
+    shell = plain_shell(tmp_path)
+    old_set = _plant_old_verified_backup(variables, url)
     closed_port = free_port()
     watch = subprocess.Popen(
         [
-            *(str(BIN / "platform-kit"), "health", "watch", "--api-url", f"http://127.0.0.1:{closed_port}"),
+            *(str(shell.bin_dir / "platform-kit"), "health", "watch"),
+            *("--api-url", f"http://127.0.0.1:{closed_port}"),
             *("--interval", "0.5", "--backup-interval", "1", "--backup-max-age-hours", "26"),
         ],
-        env=env,
+        env=shell.environment(variables),
+        cwd=shell.home,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -99,13 +98,7 @@ def test_stale_backups_alert_once_and_a_fresh_backup_is_announced_once(
         assert old_set in stale[0] and "limit 26 h" in stale[0]
 
         # An operator takes a backup by hand, the way the README says, with the same connections.
-        created = subprocess.run(
-            [str(BIN / "platform-kit"), "backup", "create", "--to", url, "--dsn", pg_database, "--json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        created = shell.run("backup", "create", "--to", url, "--dsn", pg_database, "--json", env=variables)
         assert created.returncode == 0, created.stderr[-2000:]
         new_set = json.loads(created.stdout[created.stdout.index("{") :])["backup"].rsplit("/", 1)[-1]
 
