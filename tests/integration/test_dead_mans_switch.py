@@ -116,5 +116,5 @@ def test_stale_backups_alert_once_and_a_fresh_backup_is_announced_once(
     finally:
         watch.terminate()
         output = watch.communicate(timeout=30)[0]
-    assert "dead man's switch on: " + url in output
+    assert "dead man's switch on: " + url in output  # says what it watches
     assert "deadman" not in output and "testing" not in output  # no webhook token, no S3 secret in the log

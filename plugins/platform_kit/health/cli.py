@@ -15,8 +15,6 @@ from platform_kit.defaults import (
 )
 from platform_kit.settings import BACKUP_URL_VARIABLE
 
-log = logging.getLogger(__name__)
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     health = subparsers.add_parser("health", help="watch Airflow's health endpoint")
@@ -97,9 +95,11 @@ def _watch(args: argparse.Namespace) -> int:
             aws_conn_id=args.aws_conn_id,
             google_conn_id=args.google_conn_id,
         )
-        log.info("dead man's switch on: %s, alert after %g h", url, args.backup_max_age_hours)
+        switch = f"on: {url}, alert after {args.backup_max_age_hours:g} h without a fresh verified backup"
     else:
-        log.info("dead man's switch off: no --backup-url and no Variable %s", BACKUP_URL_VARIABLE)
+        switch = f"off: no --backup-url and no Variable {BACKUP_URL_VARIABLE}"
+    # Printed, not logged: Airflow's logging runs at WARNING in a shell, and this says what is watched.
+    print(f"platform-kit health watch: {args.api_url}; dead man's switch {switch}", flush=True)
     watch(
         args.api_url,
         notify_slack(args.slack_conn_id, args.api_url),
