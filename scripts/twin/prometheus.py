@@ -91,6 +91,20 @@ def installed() -> bool:
     return shutil.which("prometheus") is not None
 
 
+def alerts(prometheus_url: str, name: str) -> list[dict]:
+    """The instances of alert ``name`` Prometheus' HTTP API lists (pending or firing)."""
+    import requests
+
+    response = requests.get(f"{prometheus_url}/api/v1/alerts", timeout=30)
+    response.raise_for_status()
+    return [a for a in response.json()["data"]["alerts"] if a["labels"]["alertname"] == name]
+
+
+def firing_alerts(prometheus_url: str, name: str) -> list[dict]:
+    """The instances of alert ``name`` that are firing."""
+    return [a for a in alerts(prometheus_url, name) if a["state"] == "firing"]
+
+
 def open_alert(page, prometheus_url: str, alert: str) -> None:
     """Show ``alert`` unfolded on Prometheus' alerts page in a Playwright ``page`` (for screenshots).
 

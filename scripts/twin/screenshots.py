@@ -1,7 +1,8 @@
 """Take the README walkthrough screenshots from a fresh twin: ``scripts/screenshots [OUT_DIR]``.
 
-Runs the walkthrough (:mod:`twin.walkthrough`, the same steps the e2e test checks) in headless Chromium:
-every run is started from its trigger form, as the README tells a person to.
+Runs the walkthrough (:mod:`twin.walkthrough`, the same steps the e2e tests check) in headless Chromium:
+every run is started from its trigger form, as the README tells a person to; then the Platform page and
+Prometheus firing an alert while the scheduler is stopped.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def main(out_dir: Path) -> int:
             print("alerting example:", steps.see_an_alert()["run"]["state"])
             logs = steps.clean_logs()
             print("log cleanup:", logs["dry"]["run"]["state"], "then", logs["real"]["run"]["state"])
+            steps.see_the_platform()
+            print("Prometheus:", steps.see_a_firing_alert()["annotations"]["summary"])
     finally:
         twin.stop()
     print(f"screenshots written to {out_dir}")

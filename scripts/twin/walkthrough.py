@@ -1,4 +1,4 @@
-"""The README walkthrough, steps 1-5, done in the UI as a person does it.
+"""The README walkthrough, steps 1-5 and 8-9, done in the UI as a person does it.
 
 ``tests/e2e/test_readme_walkthrough.py`` runs these steps on the session twin and checks what each one
 returns against what the README says; ``scripts/screenshots`` runs them on a fresh twin and keeps the
@@ -189,6 +189,41 @@ class Walkthrough:
             "scheduled": scheduled,
             "real": real,
         }
+
+    # --- 8 ----------------------------------------------------------------------------------------------
+    def see_the_platform(self) -> Any:
+        """Step 8: open **Platform** in the UI's navigation; returns the frame the page is shown in."""
+        self.page.goto(f"{self.twin.ui_url}/")
+        self.page.get_by_role("link", name="Platform", exact=True).click()
+        frame = self.page.frame_locator("iframe[title=Platform]")
+        frame.locator("tr[data-dag-id]").first.wait_for()
+        self.shot("10-platform-page.png")
+        return frame
+
+    # --- 9 ----------------------------------------------------------------------------------------------
+    def see_a_firing_alert(self, timeout: float = 300) -> dict:
+        """Step 9: with the scheduler stopped, Prometheus fires ``PlatformKitComponentUnhealthy``; its
+        alerts page is photographed and the scheduler started again. Returns the firing alert."""
+        from twin.prometheus import firing_alerts, open_alert
+
+        name = "PlatformKitComponentUnhealthy"
+        self.twin.stop_component("scheduler")
+        try:
+            deadline = time.monotonic() + timeout
+            firing: list[dict] = []
+            while not firing:
+                assert time.monotonic() < deadline, f"{name} did not fire within {timeout:.0f}s"
+                time.sleep(2)
+                firing = [
+                    a
+                    for a in firing_alerts(self.twin.prometheus_url, name)
+                    if a["labels"].get("component") == "scheduler"
+                ]
+            open_alert(self.page, self.twin.prometheus_url, name)
+            self.shot("11-prometheus-alert.png")
+        finally:
+            self.twin.start_component("scheduler")
+        return firing[0]
 
     def scheduled_runs_done(self, dag_id: str, timeout: float = 300) -> list[dict]:
         """The DAG's scheduled runs, once there is one and all have finished, each with its summary."""

@@ -100,13 +100,12 @@ def test_an_admin_reads_the_backup_row_in_the_airflow_ui_and_its_log_link_opens_
     from platform_kit.utils import human_bytes
     from twin.browser import log_in
     from twin.stack import UI_PASSWORD, UI_USER
+    from twin.walkthrough import Walkthrough
 
     page = _page(browser)
     log_in(page, twin.ui_url, UI_USER, UI_PASSWORD)
-    page.get_by_role("link", name="Platform", exact=True).click()  # the plugin's navigation entry
-    frame = page.frame_locator("iframe[title=Platform]")
+    frame = Walkthrough(twin, page, SHOTS).see_the_platform()  # README step 8: the nav entry "Platform"
     row = frame.locator(f"tr[data-dag-id={BACKUP}]")
-    row.wait_for()
     dump = backup["dump"]
     text = row.inner_text()
     assert row.get_attribute("data-verdict") == "green", text
@@ -118,7 +117,6 @@ def test_an_admin_reads_the_backup_row_in_the_airflow_ui_and_its_log_link_opens_
     assert frame.locator("[data-component=scheduler]").get_attribute("data-status") == "healthy"
     for dag_id in ("platform_kit_log_cleanup", "platform_kit_export", "platform_kit_metadb_cleanup"):
         assert frame.locator(f"tr[data-dag-id={dag_id}] .pill").count() == 1
-    page.screenshot(path=SHOTS / "10-platform-page.png")
 
     row.get_by_role("link", name="log").click()
     page.wait_for_url(f"**/dags/{BACKUP}/runs/**/tasks/retention**")  # the UI itself, not nested in the frame
@@ -134,11 +132,6 @@ def _query(twin, promql: str) -> list[dict]:
     return body["data"]["result"]
 
 
-def _alerts(twin, name: str) -> list[dict]:
-    alerts = requests.get(f"{twin.prometheus_url}/api/v1/alerts", timeout=30).json()["data"]["alerts"]
-    return [a for a in alerts if a["labels"]["alertname"] == name]
-
-
 def test_prometheus_scrapes_the_backup_metrics_and_evaluates_the_dashboard(twin, backup):
     dump = backup["dump"]
     taken = datetime.strptime(dump["set_id"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
@@ -152,7 +145,9 @@ def test_prometheus_scrapes_the_backup_metrics_and_evaluates_the_dashboard(twin,
     assert float(size[0]["value"][1]) == dump["size"]
     state = _query(twin, f'platform_kit_dag_last_run_state{{dag_id="{BACKUP}",state="success"}}')
     assert float(state[0]["value"][1]) == 1
-    assert _alerts(twin, "PlatformKitBackupStale") == []
+    from twin.prometheus import alerts
+
+    assert alerts(twin.prometheus_url, "PlatformKitBackupStale") == []
 
     board = json.loads((REPO / "monitoring/grafana/dashboards/platform-kit.json").read_text())
     kit = [t["expr"] for p in board["panels"] for t in p.get("targets", []) if "platform_kit_" in t["expr"]]
@@ -165,29 +160,22 @@ def test_prometheus_scrapes_the_backup_metrics_and_evaluates_the_dashboard(twin,
 
 
 def test_a_stopped_scheduler_fires_the_component_alert_in_prometheus(twin, browser):
-    from twin.prometheus import open_alert
+    from twin.browser import log_in
+    from twin.prometheus import alerts
+    from twin.stack import UI_PASSWORD, UI_USER
+    from twin.walkthrough import Walkthrough
 
     name = "PlatformKitComponentUnhealthy"
-    assert not [a for a in _alerts(twin, name) if a["labels"].get("component") == "scheduler"]
-    twin.stop_component("scheduler")
-    try:
 
-        def firing():
-            found = [a for a in _alerts(twin, name) if a["labels"].get("component") == "scheduler"]
-            return found if found and found[0]["state"] == "firing" else None
+    def scheduler_alerts() -> list[dict]:
+        return [a for a in alerts(twin.prometheus_url, name) if a["labels"].get("component") == "scheduler"]
 
-        alert = wait_for(firing, TIMEOUT, "PlatformKitComponentUnhealthy to fire")[0]
-        assert alert["labels"]["severity"] == "critical"
-        assert alert["annotations"]["summary"] == "Airflow scheduler is unhealthy"
-        page = _page(browser)
-        open_alert(page, twin.prometheus_url, name)
-        page.screenshot(path=SHOTS / "11-prometheus-alert.png")
-        page.context.close()
-    finally:
-        twin.start_component("scheduler")
-        twin.client.wait_healthy(timeout=TIMEOUT)
-    wait_for(
-        lambda: not [a for a in _alerts(twin, name) if a["labels"].get("component") == "scheduler"],
-        TIMEOUT,
-        "the alert to clear once the scheduler is back",
-    )
+    assert scheduler_alerts() == []
+    page = _page(browser)
+    log_in(page, twin.ui_url, UI_USER, UI_PASSWORD)
+    alert = Walkthrough(twin, page, SHOTS).see_a_firing_alert(TIMEOUT)  # README step 9; starts it again
+    page.context.close()
+    assert alert["labels"]["severity"] == "critical"
+    assert alert["annotations"]["summary"] == "Airflow scheduler is unhealthy"
+    twin.client.wait_healthy(timeout=TIMEOUT)
+    wait_for(lambda: not scheduler_alerts(), TIMEOUT, "the alert to clear once the scheduler is back")

@@ -32,6 +32,11 @@ LEVELS = (GREEN, AMBER, RED)
 _SEVERITY = {level: rank for rank, level in enumerate(LEVELS)}
 
 
+#: A dry run deletes nothing; automatic runs stay dry until the DAG is confirmed (``confirmation``).
+DRY_RUN_RULE = (
+    "last successful run was a dry run: nothing was deleted (automatic runs stay dry until one real run "
+    "by hand)"
+)
 #: The key of the finding "the newest run failed" (the page links its rule to the failed task's log).
 LAST_RUN_FAILED = "last_run_failed"
 
@@ -128,7 +133,7 @@ def judge(status: DagStatus, now: datetime, limits: Thresholds | None = None) ->
                 )
             )
         if was_dry_run(success):
-            found.append(Finding(AMBER, "last successful run was a dry run: nothing was deleted"))
+            found.append(Finding(AMBER, DRY_RUN_RULE))
         if kind == catalog.LOG_CLEANUP and success is not None:
             errors = sum(
                 s.get("errors") or 0 for s in success.summaries.values() if isinstance(s.get("errors"), int)
