@@ -3,8 +3,8 @@
 The UI's rules, from Airflow 3's trigger form (``airflow/ui``, ``FlexibleForm`` / ``isParamRequired``):
 a field is *required* unless its schema type is a list that includes ``"null"``; a required field whose
 value is ``null``, missing or ``""`` marks the form invalid and greys the Trigger button out; a text field
-the user empties is sent as ``null``. The browser test (``tests/e2e/test_trigger_forms.py``; this module has another name so both can be collected) checks the
-real form; these tests pin the same rules on every Param without a browser.
+the user empties is sent as ``null``. The browser test (``tests/e2e/test_trigger_forms.py``) checks
+the real form; these tests pin the same rules on every Param without a browser.
 """
 
 from __future__ import annotations
