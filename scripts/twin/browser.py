@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +22,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
 ]
+#: Browser tests and ``scripts/screenshots`` save their screenshots here (CI keeps the folder).
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
 #: Per action; the UI's single api-server worker also serves every running task, so be patient.
 TIMEOUT_MS = 90_000
 

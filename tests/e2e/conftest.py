@@ -16,8 +16,19 @@ import pytest
 
 E2E_DAGS = Path(__file__).resolve().parent / "dags"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-#: Browser tests save their screenshots here (CI keeps them).
-SHOTS = ARTIFACTS / "browser"
+#: Runs first on the session's twin: it checks what a new user sees (every maintenance DAG still paused,
+#: nothing confirmed), and every other e2e test unpauses the DAGs it triggers.
+FIRST = "test_readme_walkthrough.py"
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    e2e = [i for i, item in enumerate(items) if item.get_closest_marker("e2e")]
+    if not e2e:
+        return
+    start = e2e[0]
+    block = items[start:]
+    block.sort(key=lambda item: item.path.name != FIRST)  # stable: the rest keep their order
+    items[start:] = block
 
 
 @pytest.fixture(scope="session")
@@ -42,9 +53,13 @@ def twin() -> Iterator:
         shutil.rmtree(stack.home, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
-    """Headless Chromium for the session; each test opens its own context with :func:`ui_page`."""
+    """Headless Chromium for a module; each test opens its own context with :func:`ui_page`.
+
+    Module scope, not session: Playwright's sync API keeps an asyncio loop marked as running in this
+    thread while it lives, so a later test's ``asyncio.run()`` would fail.
+    """
     from twin.browser import chromium
 
     with chromium() as chromium_browser:

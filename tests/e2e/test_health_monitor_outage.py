@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from twin.browser import SHOTS
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-SHOTS = REPO / "artifacts" / "browser"
 DOWN = "Airflow scheduler is UNHEALTHY"
 UP = "Airflow scheduler recovered"
 

@@ -21,10 +21,11 @@ import pytest
 import requests
 from waiting import wait_for
 
+from twin.browser import SHOTS
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-SHOTS = REPO / "artifacts" / "browser"
 BACKUP = "platform_kit_metadb_backup"
 TIMEOUT = 240
 

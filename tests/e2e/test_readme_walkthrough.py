@@ -12,9 +12,9 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from conftest import SHOTS
 
 from platform_kit.utils import human_and_exact
+from twin.browser import SHOTS
 
 pytestmark = pytest.mark.e2e
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from twin.browser import SHOTS
+
 pytestmark = pytest.mark.e2e
 
 BUCKET = "platform-kit-backups"
@@ -52,7 +54,6 @@ FORMS = {
 
 @pytest.mark.parametrize("dag_id", sorted(FORMS))
 def test_the_form_triggers_with_its_defaults_and_with_a_choice(twin, ui_page, dag_id):
-    from conftest import SHOTS
 
     from twin.browser import TriggerForm
 

@@ -103,12 +103,13 @@ def test_pgpassword_reaches_pg_dump_and_pg_restore(shell, source_db, moto_server
     """The README's example: the password in PGPASSWORD, none in the DSN, for create and restore."""
     env = {"AIRFLOW_CONN_AWS_DEFAULT": aws_conn_json(moto_server.url), "PGPASSWORD": source_db.password}
     created = shell.run(
-        "backup", "create", "--to", f"s3://{bucket}/metadb", "--dsn", source_db.dsn(), env=env
+        "backup", "create", "--to", f"s3://{bucket}/metadb", "--dsn", source_db.dsn(), "--json", env=env
     )
     assert created.returncode == 0, created.stderr[-3000:]
-    assert '"ok": true' in created.stdout  # verified by pg_restore --list, with the same environment
+    result = json.loads(created.stdout)
+    assert result["verification"]["ok"] is True  # verified by pg_restore --list, with the same environment
     # Without Airflow's configuration the CLI cannot know the Fernet key; it says so instead of "EMPTY".
-    assert "fernet_key: not known here" in created.stdout
+    assert "not known here" in json.dumps(result["fernet_key"])
     assert "EMPTY" not in created.stdout + created.stderr
     manifest_key = next(k for k in _objects(moto_server, bucket) if k.endswith("manifest.json"))
     set_url = f"s3://{bucket}/{manifest_key.rsplit('/', 1)[0]}"
