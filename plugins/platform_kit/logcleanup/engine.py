@@ -32,28 +32,24 @@ import os
 import stat
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from platform_kit.exceptions import UnsafeRootError
 from platform_kit.logcleanup.lock import LOCK_FILE_NAME, root_lock
-from platform_kit.logcleanup.policy import HOUR, MINUTE, RetentionPolicy
-from platform_kit.logcleanup.report import DAG_PROCESSOR_KEY, OTHER_KEY, CleanupReport, volume_usage
+from platform_kit.logcleanup.policy import (
+    DAG_PROCESSOR_DIR_NAMES,
+    HOUR,
+    MINUTE,
+    Cutoffs,
+    RetentionPolicy,
+    Tree,
+    attempt_of_trigger_log,
+    is_attempt_log,
+)
+from platform_kit.logcleanup.report import CleanupReport, volume_usage
 from platform_kit.logcleanup.roots import is_within, mount_points_under, validate_root
 from platform_kit.utils import human_and_exact
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-
-_TRIGGER = ".trigger."
-DAG_PROCESSOR_DIR_NAMES = ("dag_processor", "scheduler")  # "scheduler" is the Airflow 2 location
-
-
-@dataclass(frozen=True)
-class _Ctx:
-    """Per-subtree decision data: whose logs these are and the mtime below which they may go."""
-
-    key: str
-    cutoff: float
-    any_files: bool = False  # executor callback logs are named by callback id, without ".log"
 
 
 class _Frame:
@@ -71,7 +67,7 @@ class _Frame:
         "remaining",
     )
 
-    def __init__(self, fd: int, ctx: _Ctx, path: str, name: str | None, depth: int) -> None:
+    def __init__(self, fd: int, ctx: Tree, path: str, name: str | None, depth: int) -> None:
         self.fd = fd
         self.it = os.scandir(fd)
         self.ctx = ctx
@@ -92,39 +88,24 @@ class _Walker:
         self.policy = policy
         self.now = now
         self.report = report
-        self.guard_cutoff = now - policy.min_age_seconds
+        self.cutoffs = Cutoffs(policy, now)
+        self.guard_cutoff = self.cutoffs.guard
         self.floor_cutoff = now - policy.size_floor_seconds
         self.protected: set[tuple[int, int]] = set()
         self.dag_processor_inodes: set[tuple[int, int]] = set()
         self.mount_inodes: set[tuple[int, int]] = set()
-        self._dag_ctx: dict[tuple[str, bool], _Ctx] = {}
-        self.default_ctx = self._ctx(OTHER_KEY, policy.retention_seconds)
-        self.dag_processor_ctx = self._ctx(DAG_PROCESSOR_KEY, policy.dag_processor_retention_seconds)
-        self.callbacks_ctx = _Ctx("(executor-callbacks)", self.default_ctx.cutoff, any_files=True)
+        self.default_ctx = self.cutoffs.default
+        self.dag_processor_ctx = self.cutoffs.dag_processor
+        self.callbacks_ctx = self.cutoffs.callbacks
 
-    def _ctx(self, key: str, retention: float, any_files: bool = False) -> _Ctx:
-        # The guard wins over any retention: the cutoff is never later than now - min_age.
-        return _Ctx(key, min(self.now - retention, self.guard_cutoff), any_files)
-
-    def dag_ctx(self, dag_id: str, any_files: bool = False) -> _Ctx:
-        ctx = self._dag_ctx.get((dag_id, any_files))
-        if ctx is None:
-            retention = self.policy.retention_for_dag(dag_id)
-            ctx = self._dag_ctx[(dag_id, any_files)] = self._ctx(dag_id, retention, any_files)
-        return ctx
-
-    def _child_ctx(self, parent: _Frame, name: str, ident: tuple[int, int]) -> _Ctx:
+    def _child_ctx(self, parent: _Frame, name: str, ident: tuple[int, int]) -> Tree:
         if ident in self.dag_processor_inodes:
             return self.dag_processor_ctx
         if parent.depth == 0 and parent.ctx is self.default_ctx:
-            if name.startswith("dag_id="):
-                return self.dag_ctx(name[7:])
-            if name == "executor_callbacks":
-                return self.callbacks_ctx
-            if name in DAG_PROCESSOR_DIR_NAMES:
-                return self.dag_processor_ctx
+            # Anything else at the top of a validated base folder keeps the default retention.
+            return self.cutoffs.top_level(name) or parent.ctx
         if parent.ctx is self.callbacks_ctx and parent.depth == 1:
-            return self.dag_ctx(name, any_files=True)
+            return self.cutoffs.callbacks_of(name)
         return parent.ctx
 
     def protect_latest_links(self, real_root: str, dirs: list[str]) -> None:
@@ -146,7 +127,7 @@ class _Walker:
     def walk(
         self,
         root: str,
-        root_ctx: _Ctx,
+        root_ctx: Tree,
         *,
         delete: bool,
         remove_dirs: bool,
@@ -217,7 +198,7 @@ class _Walker:
                             report.skipped_hardlinks += 1
                             kept += 1
                             continue
-                        if name.startswith("attempt=") and _TRIGGER not in name:
+                        if is_attempt_log(name):
                             # Decided at the end of the directory, once its trigger logs were seen.
                             if frame.deferred is None:
                                 frame.deferred = []
@@ -237,10 +218,11 @@ class _Walker:
                     kept_bytes += info.st_size
                     if mtime >= guard_cutoff:
                         recent += 1
-                    if _TRIGGER in name:
+                    attempt = attempt_of_trigger_log(name)
+                    if attempt is not None:
                         if frame.busy is None:
                             frame.busy = set()
-                        frame.busy.add(name[: name.index(_TRIGGER)])
+                        frame.busy.add(attempt)
                     if keep_hook is not None:
                         keep_hook(mtime, info.st_size)
                 frame.remaining += kept
@@ -419,7 +401,7 @@ def clean_logs(
     report = CleanupReport(roots=[base], dry_run=dry_run, policy=policy.describe())
     walker = _Walker(policy, now, report)
 
-    roots: list[tuple[str, _Ctx]] = [
+    roots: list[tuple[str, Tree]] = [
         (base, walker.dag_processor_ctx if kind == "dag_processor" else walker.default_ctx)
     ]
     latest_dirs = [base, *(os.path.join(base, name) for name in DAG_PROCESSOR_DIR_NAMES)]  # noqa: PTH118
@@ -471,7 +453,7 @@ def clean_logs(
 
 
 def _size_cap_cutoff(
-    walker: _Walker, roots: list[tuple[str, _Ctx]], report: CleanupReport, policy: RetentionPolicy
+    walker: _Walker, roots: list[tuple[str, Tree]], report: CleanupReport, policy: RetentionPolicy
 ) -> float | None:
     """Read-only scans that find the mtime below which the size cap evicts; ``None`` if under the cap."""
     assert policy.max_size is not None

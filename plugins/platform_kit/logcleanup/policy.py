@@ -3,6 +3,12 @@
 Plain Python on purpose (no Airflow import): the CLI, the DAG task and the tests build the same
 :class:`RetentionPolicy`. Ages are measured precisely in seconds from the file's modification time,
 unlike ``find -mtime +N`` which rounds to whole days and really means "older than N+1 days".
+
+:class:`Cutoffs` applies a policy at one moment to Airflow's log layout: which tree a path belongs to
+(a DAG's ``dag_id=<id>/``, ``executor_callbacks/<id>/``, the dag-processor's folder) and the modification
+time below which its logs may go. The local walker (:mod:`~platform_kit.logcleanup.engine`) and the bucket
+walker (:mod:`~platform_kit.logcleanup.remote`) decide with it, so a folder and a bucket holding the same
+logs lose the same files.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import dataclass, field
 
 from platform_kit.defaults import LOG_MIN_AGE_MINUTES, LOG_RETENTION_DAYS, LOG_SIZE_FLOOR_HOURS
 from platform_kit.exceptions import PolicyError
+from platform_kit.logcleanup.report import CALLBACKS_KEY, DAG_PROCESSOR_KEY, OTHER_KEY
 from platform_kit.utils import human_and_exact
 
 DAY = 86_400.0
@@ -181,3 +188,93 @@ class RetentionPolicy:
             "size_floor_hours": self.size_floor_hours,
             "min_age_minutes": self.min_age_minutes,
         }
+
+
+#: Folders of dag-processor logs at the top of a base log folder ("scheduler" is the Airflow 2 location).
+DAG_PROCESSOR_DIR_NAMES = ("dag_processor", "scheduler")
+#: Top-level folder of executor callback logs (``executor_callbacks/<dag_id>/...``).
+CALLBACKS_DIR_NAME = "executor_callbacks"
+#: What a trigger log adds to its attempt log's name: ``attempt=1.log.trigger.<job id>.log``.
+TRIGGER_MARK = ".trigger."
+#: A dag-processor folder's daily sub-folders (and its ``latest`` link).
+DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def is_attempt_log(name: str) -> bool:
+    """``attempt=N.log`` itself (not a trigger log): kept while one of its trigger logs is kept."""
+    return name.startswith("attempt=") and TRIGGER_MARK not in name
+
+
+def attempt_of_trigger_log(name: str) -> str | None:
+    """The attempt log a trigger log belongs to (``attempt=1.log`` for ``attempt=1.log.trigger.9.log``)."""
+    index = name.find(TRIGGER_MARK)
+    return name[:index] if index > 0 else None
+
+
+def is_dag_processor_date_dir(name: str) -> bool:
+    """A dag-processor folder's ``YYYY-MM-DD`` sub-folder or its ``latest`` link."""
+    return name == "latest" or DATE_DIR.match(name) is not None
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A part of the log layout whose files share one retention.
+
+    :param key: whose logs these are, as the report counts them (a dag_id, ``(dag-processor)``...).
+    :param cutoff: files modified before this epoch time may be deleted.
+    :param any_files: every regular file is a log (executor callback logs have no ``.log`` suffix).
+    """
+
+    key: str
+    cutoff: float
+    any_files: bool = False
+
+    def is_log(self, name: str) -> bool:
+        """Whether a file of this tree named ``name`` is a log the cleanup may judge."""
+        return self.any_files or name.endswith(".log")
+
+
+class Cutoffs:
+    """A :class:`RetentionPolicy` applied at ``now``: the tree of each path and its cutoff time.
+
+    The min-age guard wins over any retention: no cutoff is ever later than ``now - min_age``.
+    """
+
+    def __init__(self, policy: RetentionPolicy, now: float) -> None:
+        self.policy = policy
+        self.now = now
+        self.guard = now - policy.min_age_seconds
+        self.default = self._tree(OTHER_KEY, policy.retention_seconds)
+        self.dag_processor = self._tree(DAG_PROCESSOR_KEY, policy.dag_processor_retention_seconds)
+        self.callbacks = Tree(CALLBACKS_KEY, self.default.cutoff, any_files=True)
+        self._dags: dict[tuple[str, bool], Tree] = {}
+
+    def _tree(self, key: str, retention: float, any_files: bool = False) -> Tree:
+        return Tree(key, min(self.now - retention, self.guard), any_files)
+
+    def dag(self, dag_id: str, any_files: bool = False) -> Tree:
+        """The tree of one DAG's logs (its per-DAG retention, else the default)."""
+        tree = self._dags.get((dag_id, any_files))
+        if tree is None:
+            tree = self._dags[(dag_id, any_files)] = self._tree(
+                dag_id, self.policy.retention_for_dag(dag_id), any_files
+            )
+        return tree
+
+    def top_level(self, name: str) -> Tree | None:
+        """The tree a top-level folder of a base log folder starts, or ``None`` outside Airflow's layout.
+
+        ``dag_id=<id>`` -> that DAG; ``executor_callbacks`` -> callback logs (each ``<dag_id>/`` below it
+        gets :meth:`callbacks_of`); ``dag_processor`` / ``scheduler`` -> the dag-processor tree.
+        """
+        if name.startswith("dag_id="):
+            return self.dag(name[7:])
+        if name == CALLBACKS_DIR_NAME:
+            return self.callbacks
+        if name in DAG_PROCESSOR_DIR_NAMES:
+            return self.dag_processor
+        return None
+
+    def callbacks_of(self, dag_id: str) -> Tree:
+        """The tree of ``executor_callbacks/<dag_id>/``: that DAG's retention, every file a log."""
+        return self.dag(dag_id, any_files=True)

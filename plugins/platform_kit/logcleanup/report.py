@@ -16,6 +16,7 @@ SIZE_CAP_BYTES = ("cap_bytes", "usage_before", "usage_after_retention", "usage_a
 
 DAG_PROCESSOR_KEY = "(dag-processor)"
 OTHER_KEY = "(other)"
+CALLBACKS_KEY = "(executor-callbacks)"
 
 
 @dataclass
