@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -174,6 +174,8 @@ class ObjectStore(ABC):
     """
 
     scheme: str
+    #: The most keys :meth:`delete_many` takes in one request (S3 DeleteObjects: 1,000; GCS batch: 100).
+    max_delete_batch: int
 
     def __init__(self, bucket: str, *, translate_error: ErrorTranslator | None = None) -> None:
         """:param bucket: the bucket name.
@@ -204,7 +206,10 @@ class ObjectStore(ABC):
         return _TranslatedReader(reader, self.translate_error)  # type: ignore[return-value]
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every object whose key starts with ``prefix``, following pagination to the end."""
+        """Every object whose key starts with ``prefix``, in key order, with its size and last-modified time.
+
+        Streams: one listing page (up to 1,000 objects) is held at a time, however many objects match.
+        """
         with translated_errors(self.translate_error):
             yield from self._list(prefix)
 
@@ -217,6 +222,44 @@ class ObjectStore(ABC):
         """Delete ``key``; deleting a missing key is not an error."""
         with translated_errors(self.translate_error):
             self._delete(key)
+
+    def delete_many(self, keys: Sequence[str]) -> list[tuple[str, str]]:
+        """Delete up to :attr:`max_delete_batch` keys in one request.
+
+        :param keys: object keys in this bucket; a missing key counts as deleted.
+        :returns: ``(key, reason)`` for every key the service refused to delete; the others are gone.
+        :raises Exception: the request as a whole failed (after the client's own retries; a
+            :class:`StorageError` when the failure is a known one); nothing is known about the keys.
+        """
+        if not keys:
+            return []
+        if len(keys) > self.max_delete_batch:
+            raise ValueError(
+                f"{self.scheme} batch deletes take at most {self.max_delete_batch} keys, got {len(keys)}"
+            )
+        with translated_errors(self.translate_error):
+            return self._delete_many(keys)
+
+    def versioning_enabled(self) -> bool | None:
+        """Whether the bucket keeps old versions of deleted objects (``None``: not allowed to ask)."""
+        try:
+            return self._versioning_enabled()
+        except Exception:
+            return None
+
+    def get_lifecycle(self) -> dict:
+        """The bucket's lifecycle configuration in the service's own format (empty rules when none).
+
+        S3: ``{"Rules": [...]}`` as ``GetBucketLifecycleConfiguration`` returns it; GCS: ``{"rule": [...]}``
+        as the JSON API's ``lifecycle`` field.
+        """
+        with translated_errors(self.translate_error):
+            return self._get_lifecycle()
+
+    def put_lifecycle(self, config: dict) -> None:
+        """Replace the bucket's lifecycle configuration with ``config`` (as :meth:`get_lifecycle` returns)."""
+        with translated_errors(self.translate_error):
+            self._put_lifecycle(config)
 
     def check_bucket(self) -> None:
         """Raise :class:`StorageError` unless the bucket exists and these credentials can reach it."""
@@ -245,6 +288,18 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def _check_bucket(self) -> None: ...
+
+    @abstractmethod
+    def _delete_many(self, keys: Sequence[str]) -> list[tuple[str, str]]: ...
+
+    @abstractmethod
+    def _versioning_enabled(self) -> bool: ...
+
+    @abstractmethod
+    def _get_lifecycle(self) -> dict: ...
+
+    @abstractmethod
+    def _put_lifecycle(self, config: dict) -> None: ...
 
     def _put_bytes(self, key: str, data: bytes) -> ObjectInfo:
         with self.open_writer(key, expected_size=len(data)) as writer:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 from platform_kit.exceptions import StorageError
 from platform_kit.storage.base import ErrorTranslator, MiB, ObjectInfo, ObjectStore, ObjectWriter
+from platform_kit.utils import one_line
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ class S3Store(ObjectStore):
     """A bucket on S3 or an S3-compatible endpoint, through a boto3 client."""
 
     scheme = "s3"
+    max_delete_batch = 1000
 
     def __init__(self, client: Any, bucket: str, *, translate_error: ErrorTranslator | None = None) -> None:
         """:param client: a boto3 S3 client (see :func:`platform_kit.storage.clients.s3_client`).
@@ -176,3 +178,46 @@ class S3Store(ObjectStore):
     def _check_bucket(self) -> None:
         # A missing bucket (404) or a refusal (403) becomes a one-line StorageError in translate_error.
         self.client.head_bucket(Bucket=self.bucket)
+
+    def _delete_many(self, keys: Sequence[str]) -> list[tuple[str, str]]:
+        # Quiet: the answer lists only the keys that could not be deleted.
+        response = self.client.delete_objects(
+            Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True}
+        )
+        return [
+            (error["Key"], " ".join(filter(None, (error.get("Code"), error.get("Message")))) or "refused")
+            for error in response.get("Errors", [])
+        ]
+
+    def _versioning_enabled(self) -> bool:
+        return self.client.get_bucket_versioning(Bucket=self.bucket).get("Status") == "Enabled"
+
+    def _get_lifecycle(self) -> dict:
+        try:
+            response = self.client.get_bucket_lifecycle_configuration(Bucket=self.bucket)
+        except Exception as exc:
+            if error_code(exc) == "NoSuchLifecycleConfiguration":
+                return {"Rules": []}
+            raise StorageError(
+                f"cannot read the lifecycle rules of S3 bucket {self.bucket!r} ({one_line(exc)}); grant "
+                "s3:GetLifecycleConfiguration to the aws connection's identity"
+            ) from exc
+        config: dict[str, Any] = {"Rules": response.get("Rules", [])}
+        if "TransitionDefaultMinimumObjectSize" in response:
+            config["TransitionDefaultMinimumObjectSize"] = response["TransitionDefaultMinimumObjectSize"]
+        return config
+
+    def _put_lifecycle(self, config: dict) -> None:
+        try:
+            if config.get("Rules"):
+                extra = {key: config[key] for key in ("TransitionDefaultMinimumObjectSize",) if key in config}
+                self.client.put_bucket_lifecycle_configuration(
+                    Bucket=self.bucket, LifecycleConfiguration={"Rules": config["Rules"]}, **extra
+                )
+            else:
+                self.client.delete_bucket_lifecycle(Bucket=self.bucket)
+        except Exception as exc:
+            raise StorageError(
+                f"cannot set the lifecycle rules of S3 bucket {self.bucket!r} ({one_line(exc)}); grant "
+                "s3:PutLifecycleConfiguration to the aws connection's identity"
+            ) from exc
