@@ -29,6 +29,8 @@ class CleanupReport:
     roots: list[str]
     dry_run: bool
     policy: dict[str, Any]
+    #: the roots are bucket prefixes (``s3://``, ``gs://``): files are objects and there are no folders.
+    remote: bool = False
     files_deleted: int = 0
     bytes_deleted: int = 0
     dirs_removed: int = 0
@@ -49,8 +51,9 @@ class CleanupReport:
     volume: dict[str, Any] | None = None
     duration_seconds: float = 0.0
 
-    def add_error(self, message: str) -> None:
-        self.errors += 1
+    def add_error(self, message: str, count: int = 1) -> None:
+        """Count ``count`` failures described by ``message`` (one sample, whatever the count)."""
+        self.errors += count
         if len(self.error_samples) < MAX_ERROR_SAMPLES:
             self.error_samples.append(message)
 
@@ -116,18 +119,19 @@ class CleanupReport:
         return summary
 
     def title(self) -> str:
-        return "Log cleanup (dry run)" if self.dry_run else "Log cleanup"
+        title = "Remote log cleanup" if self.remote else "Log cleanup"
+        return f"{title} (dry run)" if self.dry_run else title
 
     def outcome_line(self) -> str:
         """One line for humans: what happened and, on errors, what to look at."""
         from platform_kit.utils import human_bytes
 
         verb = "would delete" if self.dry_run else "deleted"
-        line = (
-            f"{verb} {self.files_deleted} files ({human_bytes(self.bytes_deleted)}), "
-            f"{'would remove' if self.dry_run else 'removed'} {self.dirs_removed} empty dirs "
-            f"in {self.duration_seconds:.1f}s"
-        )
+        line = f"{verb} {self.files_deleted} {'objects' if self.remote else 'files'} "
+        line += f"({human_bytes(self.bytes_deleted)})"
+        if not self.remote:
+            line += f", {'would remove' if self.dry_run else 'removed'} {self.dirs_removed} empty dirs"
+        line += f" in {self.duration_seconds:.1f}s"
         if self.errors:
             line += f"; {self.errors} errors, first: {self.error_samples[0]}"
         return line
