@@ -34,6 +34,8 @@ BACKUP_COMPRESS_LEVEL = 1
 LOG_RETENTION_DAYS = 30.0
 LOG_MIN_AGE_MINUTES = 60.0
 LOG_SIZE_FLOOR_HOURS = 24.0
+#: ``AbortIncompleteMultipartUpload`` in the S3 lifecycle rule ``logs lifecycle`` writes for a log folder.
+LIFECYCLE_ABORT_MULTIPART_DAYS = 7
 
 # --- Metadata DB cleanup --------------------------------------------------------------------------------
 DB_CLEAN_RETENTION_DAYS = 90
