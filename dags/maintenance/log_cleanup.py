@@ -1,4 +1,4 @@
-"""Daily cleanup of Airflow's local log files: per-DAG retention, size cap with a floor, dry run."""
+"""Daily cleanup of Airflow's log files, local and remote (S3/GCS): per-DAG retention, size cap, dry run."""
 
 from __future__ import annotations
 
@@ -45,6 +45,19 @@ size-cap usage, duration, host. Sizes read `6.8 GiB (7,310,034,944 bytes)`.
 person has triggered a real run by hand, which sets the Variable `platform_kit_log_cleanup_confirmed`.
 Keep "Unpause on trigger" ticked for your first dry run: the scheduled run it starts is a dry run too.
 
+**Remote logs** (task `clean_remote_logs`): when `[logging] remote_logging` is on and
+`remote_base_log_folder` is an `s3://` or `gs://` folder, the same policy is applied to the objects
+there, once per run, through the connection `remote_log_conn_id` (empty: `aws_default` /
+`google_cloud_default`). Otherwise the task is skipped and says why.
+- `clean_remote`: off = leave the remote folder alone (e.g. when a bucket lifecycle rule expires it).
+- `remote_retention_days`: retention in the remote folder; empty = `retention_days`/`retention_hours`.
+- `remote_dag_retention`: per-DAG retention there, e.g. `{"noisy_dag": 7}`; empty = `dag_retention`.
+- `remote_allow_bucket_root`: a folder without a prefix (`s3://bucket`) is refused unless this is on.
+`dag_processor_retention_days`, `min_age_minutes`, `dry_run`, `fail_on_errors` and `slack_conn_id` apply
+to both. Only objects in Airflow's layout (`dag_id=*/`, `executor_callbacks/`, `dag_processor/`) named
+`*.log` are judged, never a key outside the folder (`logs` does not match `logs-archive/`). Its summary
+is the task's own XCom `return_value` (`roots` is the bucket URL).
+
 **Safety**: never follows symlinks (`dag_processor/latest` and the folder it points at are kept),
 never leaves the log folder or crosses into another filesystem, only deletes `*.log` files (and
 executor callback logs), refuses `/`, system and home directories and folders that do not look like
@@ -67,7 +80,7 @@ QUEUES = log_cleanup_queues()
 
 with maintenance_dag(
     "platform_kit_log_cleanup",
-    description="Delete old Airflow log files: per-DAG retention, size cap with a floor, dry run",
+    description="Delete old Airflow log files, local and S3/GCS: per-DAG retention, size cap, dry run",
     doc_md=DOC_MD,
     tags=["logs"],
     params={
@@ -116,6 +129,30 @@ with maintenance_dag(
             maximum=100000,
             description="Never delete files modified in the last N minutes, whatever the policy says.",
         ),
+        "clean_remote": Param(
+            True,
+            type="boolean",
+            description="Also clean [logging] remote_base_log_folder (S3/GCS) when remote logging is on.",
+        ),
+        "remote_retention_days": Param(
+            None,
+            type=["null", "number"],
+            exclusiveMinimum=0,
+            maximum=3650,
+            description="Retention (days) in the remote log folder; empty = retention_days/hours.",
+        ),
+        "remote_dag_retention": Param(
+            None,
+            type=["null", "object"],
+            additionalProperties={"type": "number", "minimum": 0},
+            description='Per-DAG retention (days) in the remote folder, e.g. {"noisy_dag": 7}; '
+            "empty = dag_retention.",
+        ),
+        "remote_allow_bucket_root": Param(
+            False,
+            type="boolean",
+            description="Accept a remote folder without a prefix (s3://bucket): it holds only Airflow logs.",
+        ),
         "dry_run": Param(False, type="boolean", description="Delete nothing; report what would be deleted."),
         "fail_on_errors": Param(
             True, type="boolean", description="Fail the task (after reporting) if some files could not go."
@@ -131,9 +168,17 @@ with maintenance_dag(
 
         return clean_logs_task(params, queue=queue, dag_run=dag_run)
 
+    @maintenance_task("clean_remote_logs")
+    def clean_remote_logs(params=None, dag_run=None) -> dict:
+        """Clean the remote log folder (S3/GCS) once per run; skipped without remote logging."""
+        from platform_kit.logcleanup.tasks import clean_remote_logs_task
+
+        return clean_remote_logs_task(params, dag_run=dag_run)
+
     if not QUEUES:
         clean_logs()
     for queue_name in QUEUES:
         clean_logs.override(
             task_id=f"clean_logs_{re.sub(r'[^A-Za-z0-9_]', '_', queue_name)}", queue=queue_name
         )(queue=queue_name)
+    clean_remote_logs()

@@ -119,6 +119,15 @@ def fail_exception() -> type[BaseException]:
     return AirflowFailException
 
 
+def skip_exception() -> type[BaseException]:
+    """The exception that ends a task as skipped (the Task SDK's, or core's where the SDK lacks it)."""
+    try:
+        from airflow.sdk.exceptions import AirflowSkipException
+    except ImportError:
+        from airflow.exceptions import AirflowSkipException
+    return AirflowSkipException
+
+
 # --- Secrets masking ---------------------------------------------------------------------------------------
 
 

@@ -37,9 +37,14 @@ def parse_tasks(env_queues: str | None) -> dict[str, str]:
 
 def test_one_task_covers_a_shared_volume_and_configured_queues_fan_out():
     single = parse_tasks(None)
-    assert list(single) == ["clean_logs"]
+    assert sorted(single) == ["clean_logs", "clean_remote_logs"]
     fanned = parse_tasks("host-a, host.b ,")
-    assert fanned == {"clean_logs_host_a": "host-a", "clean_logs_host_b": "host.b"}
+    # The remote folder is one for every worker: one task, on the default queue.
+    assert fanned == {
+        "clean_logs_host_a": "host-a",
+        "clean_logs_host_b": "host.b",
+        "clean_remote_logs": single["clean_remote_logs"],
+    }
 
 
 def test_the_task_cleans_the_configured_folders_with_the_dag_defaults(tmp_path, monkeypatch):
@@ -87,3 +92,53 @@ def _dag_params():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.dag.params
+
+
+@pytest.mark.parametrize(
+    ("env", "params", "reason"),
+    [
+        ({"AIRFLOW__LOGGING__REMOTE_LOGGING": "False"}, {}, "remote_logging is off"),
+        (
+            {
+                "AIRFLOW__LOGGING__REMOTE_LOGGING": "True",
+                "AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER": "cloudwatch://arn:aws:logs:eu-west-1:1:log-group:x",
+            },
+            {},
+            "cleans s3:// and gs:// folders only",
+        ),
+        (
+            {
+                "AIRFLOW__LOGGING__REMOTE_LOGGING": "True",
+                "AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER": "s3://b/l",
+            },
+            {"clean_remote": False},
+            "clean_remote is off",
+        ),
+    ],
+)
+def test_the_remote_task_skips_and_says_why_without_an_s3_or_gcs_folder(monkeypatch, env, params, reason):
+    from platform_kit.logcleanup.tasks import clean_remote_logs_task
+    from platform_kit.version_compat import skip_exception
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    defaults = {name: param.value for name, param in _dag_params().items()}
+    with pytest.raises(skip_exception(), match=reason):
+        clean_remote_logs_task({**defaults, **params})
+
+
+def test_blank_remote_params_take_the_local_ones_and_set_ones_win():
+    from platform_kit.logcleanup.tasks import remote_policy_from_params
+
+    params = {name: param.value for name, param in _dag_params().items()}
+    params.update(
+        retention_days=0, retention_hours=12, dag_retention={"a": 2}, dag_processor_retention_days=5
+    )
+    same = remote_policy_from_params(params)
+    assert (same.retention_seconds, dict(same.dag_retention_days)) == (12 * 3600, {"a": 2.0})
+    assert same.dag_processor_retention_days == 5 and same.max_size is None
+
+    params.update(remote_retention_days=90, remote_dag_retention={"b": 400}, max_size="1G")
+    own = remote_policy_from_params(params)
+    assert (own.retention_days, own.retention_hours, dict(own.dag_retention_days)) == (90, 0.0, {"b": 400.0})
+    assert own.max_size is None  # a bucket has no disk; the local cap does not follow

@@ -27,6 +27,7 @@ def test_configuration_and_process_helpers_work():
     assert conf.get("core", "dags_folder")
     assert version_compat.in_task_process() is False
     assert issubclass(version_compat.fail_exception(), BaseException)
+    assert issubclass(version_compat.skip_exception(), BaseException)
     not_found = version_compat.not_found_errors()
     assert not_found and all(issubclass(cls, BaseException) for cls in not_found)
 
