@@ -1,10 +1,11 @@
 """One-off set-up of the compose sandbox, run by the ``airflow-init`` service after the DB migration.
 
-Creates the REST API service account (from the ``airflow_api`` connection in sandbox/airflow.env), the
-backup bucket on the S3 emulator (from ``aws_default``) and the scratch database of the
-``platform_kit_scratch`` connection: a role with CREATEDB that owns an empty database, where a backup's
-restore test and ``platform-kit backup restore`` can be tried. Safe to run again: every step is idempotent.
-The Docker-free twin (scripts/sandbox) calls :func:`create_scratch_database` too.
+Creates the REST API service account (from the ``airflow_api`` connection in sandbox/airflow.env), on the S3
+emulator (through ``aws_default``) the backup bucket and the remote log bucket (``[logging]
+remote_base_log_folder``), and the scratch database of the ``platform_kit_scratch`` connection: a role with
+CREATEDB that owns an empty database, where a backup's restore test and ``platform-kit backup restore`` can
+be tried. Safe to run again: every step is idempotent. The Docker-free twin (scripts/sandbox) calls
+:func:`create_scratch_database` too.
 """
 
 from __future__ import annotations
@@ -43,11 +44,14 @@ def create_service_account() -> None:
     print(f"API service account {account['login']!r} ready")
 
 
-def create_backup_bucket() -> None:
+def create_buckets() -> None:
     import boto3
 
     aws = json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"])
-    bucket = os.environ["AIRFLOW_VAR_PLATFORM_KIT_BACKUP_URL"].removeprefix("s3://").split("/", 1)[0]
+    urls = (
+        os.environ["AIRFLOW_VAR_PLATFORM_KIT_BACKUP_URL"],
+        os.environ["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"],
+    )
     s3 = boto3.client(
         "s3",
         endpoint_url=aws["extra"]["endpoint_url"],
@@ -56,9 +60,10 @@ def create_backup_bucket() -> None:
         aws_secret_access_key=aws["password"],
     )
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-    if bucket not in existing:
-        s3.create_bucket(Bucket=bucket)
-    print(f"S3 bucket {bucket!r} ready")
+    for bucket in dict.fromkeys(url.removeprefix("s3://").split("/", 1)[0] for url in urls):
+        if bucket not in existing:
+            s3.create_bucket(Bucket=bucket)
+        print(f"S3 bucket {bucket!r} ready")
 
 
 def create_scratch_database(admin: dict, scratch: dict) -> None:
@@ -103,7 +108,7 @@ def create_scratch_database(admin: dict, scratch: dict) -> None:
 
 if __name__ == "__main__":
     create_service_account()
-    create_backup_bucket()
+    create_buckets()
     # In compose the metadata DB's role is the PostgreSQL superuser, so it can create the scratch role.
     create_scratch_database(
         json.loads(os.environ["AIRFLOW_CONN_AIRFLOW_METADB"]),

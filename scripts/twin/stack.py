@@ -40,7 +40,7 @@ from pathlib import Path
 
 import requests
 
-from twin import sandbox_env
+from twin import remote_logs, sandbox_env
 from twin.client import AirflowClient
 from twin.control import ControlServer
 from twin.loopback import LOOPBACK
@@ -529,6 +529,7 @@ def start_twin(
         }
         create_s3_bucket(s3.url, BACKUP_BUCKET)
         create_gcs_bucket(gcs.url, BACKUP_BUCKET)
+        remote_logs.create_log_bucket(s3.url)
         bundles = [
             {
                 "name": name,
@@ -633,6 +634,7 @@ def banner(twin: Twin, started: float, keep_home: bool) -> str:
         f"  UI and API      {twin.ui_url}   login {UI_USER} / {UI_PASSWORD} (sandbox only)\n"
         f"  Slack receiver  {twin.receiver_url}/\n"
         f"  S3 (moto)       {twin.s3_endpoint}/moto-api/   bucket {BACKUP_BUCKET}\n"
+        f"  Task logs       {remote_logs.folder_url()} (remote logging; not kept locally)\n"
         f"  GCS emulator    {twin.gcs_endpoint}   bucket {BACKUP_BUCKET}\n"
         f"  Platform page   {twin.ui_url}/platform-kit/   metrics {twin.ui_url}/platform-kit/metrics\n"
         f"  Prometheus      {twin.endpoints.get('prometheus', 'not installed (run scripts/bootstrap)')}"

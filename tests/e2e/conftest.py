@@ -2,12 +2,14 @@
 
 DAG runs are triggered through the REST API and polled to completion, so every task runs in a forked
 task supervisor with Airflow 3's DB block, exactly as in production. Cron schedules are disabled in this
-mode (only the runs a test triggers happen); asset schedules stay. Component logs are copied to
+mode (only the runs a test triggers happen); asset schedules stay. Component logs, the local log folder
+and the task logs in the remote log bucket (remote logging removes their local copies) are copied to
 ``artifacts/twin-logs`` when the session ends so a CI failure can be read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +35,7 @@ def pytest_collection_modifyitems(items: list) -> None:
 
 @pytest.fixture(scope="session")
 def twin() -> Iterator:
+    from twin.remote_logs import download_remote_logs
     from twin.stack import start_twin
 
     # The health monitor polls every 2 s instead of 10 s, so the README health-step test is quick.
@@ -42,12 +45,14 @@ def twin() -> Iterator:
         health_interval=2,
         progress=lambda _: None,
     )
+    target = ARTIFACTS / "twin-logs"
     try:
         yield stack
     finally:
-        stack.stop()
-        target = ARTIFACTS / "twin-logs"
         shutil.rmtree(target, ignore_errors=True)
+        with contextlib.suppress(Exception):  # best effort: the S3 server may be what failed
+            download_remote_logs(stack, target / "airflow-logs")
+        stack.stop()
         shutil.copytree(stack.home / "component-logs", target, dirs_exist_ok=True)
         shutil.copytree(stack.log_folder, target / "airflow-logs", dirs_exist_ok=True, symlinks=True)
         shutil.rmtree(stack.home, ignore_errors=True)

@@ -22,6 +22,7 @@ from export_airflow import (
 from platform_kit.cli import main
 from platform_kit.export import restore
 from twin.client import REQUEST_TIMEOUT
+from twin.remote_logs import wait_for_remote_logs
 
 pytestmark = pytest.mark.e2e
 
@@ -70,11 +71,13 @@ def _run(twin, conf: dict) -> tuple[str, dict]:
 
 
 def _all_logs(twin, run_id: str) -> str:
-    """Every task log of the run, through the API and straight from the log folder."""
+    """Every task log of the run, as users read it (the API) and as it rests: the twin logs remotely, so
+    the objects in the log bucket (no local copy is kept), plus anything still in the local folder."""
     texts = [
         twin.task_log(DAG_ID, run_id, ti["task_id"], try_number=max(ti["try_number"], 1))
         for ti in twin.task_instances(DAG_ID, run_id)
     ]
+    texts += wait_for_remote_logs(twin, DAG_ID, run_id).values()
     for path in Path(twin.log_folder).rglob("*"):
         if path.is_file() and f"dag_id={DAG_ID}" in str(path) and run_id in str(path):
             texts.append(path.read_text(errors="replace"))

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from twin.remote_logs import task_log_key, wait_for_remote_logs
+
 pytestmark = pytest.mark.e2e
 
 DAG_ID = "platform_kit_log_cleanup"
@@ -95,7 +97,7 @@ def test_the_dag_deletes_old_logs_keeps_fresh_ones_and_reports(twin):
     posted = json.dumps([m["body"] for m in twin.receiver_messages()])
     assert "Log cleanup (dry run)" in posted and "e2e_lc_etl" in posted
 
-    _, summary = run(twin, conf)
+    dag_run, summary = run(twin, conf)
 
     assert [p for p in old if p.exists()] == []
     assert all(p.exists() for p in kept)
@@ -116,7 +118,10 @@ def test_the_dag_deletes_old_logs_keeps_fresh_ones_and_reports(twin):
     assert not (logs / "dag_processor/2020-01-01").exists()
     assert summary["dirs_removed"] >= 6
     assert summary["skipped_recent"] >= 1
-    assert list(logs.glob(f"dag_id={DAG_ID}/run_id=*/task_id=clean_logs/attempt=1.log"))
+    # The run's own log survived its cleanup: remote logging shipped it to the bucket when the task ended.
+    run_id = dag_run["dag_run_id"]
+    own_log = wait_for_remote_logs(twin, DAG_ID, run_id)[task_log_key(DAG_ID, run_id, "clean_logs")]
+    assert "Log cleanup" in own_log and "files_deleted" in own_log
     latest = logs / "dag_processor" / "latest"
     assert latest.is_symlink() and latest.resolve().is_dir()
     for key in ("files_deleted", "bytes_deleted", "dirs_removed", "errors", "policy"):
