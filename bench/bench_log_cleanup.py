@@ -106,8 +106,10 @@ def generate(root: Path, files: int, now: float) -> int:
     return written
 
 
-def measure(argv: list[str]) -> dict:
+def measure(argv: list[str], env: dict[str, str] | None = None) -> dict:
     """Run ``argv`` under ``/usr/bin/time``: wall and CPU seconds, peak RSS in bytes, stdout.
+
+    ``env`` replaces the child's environment (default: this process's).
 
     ``ru_maxrss`` of a child forked straight from this process would include this process's own RSS
     (Linux carries the pre-exec high-water mark over), so the small ``time`` binary does the forking.
@@ -119,6 +121,7 @@ def measure(argv: list[str]) -> dict:
             ["/usr/bin/time", "-f", "%U %S %M", "-o", stats_file.name, *argv],
             stdout=subprocess.PIPE,
             text=True,
+            env=env,
         )
         wall = time.perf_counter() - started
         if child.returncode not in (0, 1):
