@@ -21,17 +21,15 @@ How it stays safe, by construction:
 
 How it stays fast and small: one streaming pass over the listing (one page of up to 1,000 objects held
 at a time), counters instead of lists, and deletes in batches of the service's maximum (S3
-``DeleteObjects``: 1,000 keys; GCS batch: 100 calls). On S3 a background thread sends each full batch
-while the listing goes on (at most two batches in flight), so listing and deleting overlap. Memory does not
-grow with the number of objects.
+``DeleteObjects``: 1,000 keys; GCS batch: 100 calls), each sent as soon as it is full. Memory does not
+grow with the number of objects. Deletes are not sent from a second thread while the listing goes on:
+S3 would allow it, but emulators and some S3-compatible stores do not (moto's listing fails with a 500
+when a delete changes the bucket under it, and the retries make the run slower, not faster).
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from types import TracebackType
 
 from platform_kit.defaults import AWS_CONN_ID, GOOGLE_CONN_ID
 from platform_kit.exceptions import PolicyError, UnsafeRootError
@@ -47,10 +45,6 @@ from platform_kit.logcleanup.report import CleanupReport
 from platform_kit.storage.base import ObjectStore
 from platform_kit.storage.url import StorageURL, parse_url
 from platform_kit.utils import one_line
-
-#: Delete batches sent but not yet answered; with the batch being filled, at most three batches of keys
-#: are in memory.
-MAX_BATCHES_IN_FLIGHT = 2
 
 
 def remote_root(url: str | StorageURL, *, allow_bucket_root: bool = False) -> StorageURL:
@@ -117,8 +111,9 @@ def clean_remote_logs(
     store.check_bucket()
     report = CleanupReport(roots=[str(location)], dry_run=dry_run, policy=policy.describe(), remote=True)
     walker = _BucketWalker(store, location, Cutoffs(policy, now), report, allow_any_layout)
-    with _Deleter(store, location, report, dry_run) as deleter:
-        walker.walk(deleter)
+    deleter = _Deleter(store, location, report, dry_run)
+    walker.walk(deleter)
+    deleter.flush()
     walker.add_warnings()
     if report.files_deleted and store.versioning_enabled():
         report.warnings.append(
@@ -253,12 +248,8 @@ class _BucketWalker:
 
 
 class _Deleter:
-    """Deletes in full batches and folds each answer into the report, on the caller's thread.
-
-    Where the store's client may be shared across threads (S3), batches are sent from one background
-    thread so that listing and deleting overlap; otherwise (GCS, whose client routes every request of a
-    thread into an open batch) they are sent inline.
-    """
+    """Collects expired keys into batches of the store's maximum, deletes each batch when it is full, and
+    folds every answer into the report (refused keys become errors, the rest count as deleted)."""
 
     def __init__(
         self, store: ObjectStore, location: StorageURL, report: CleanupReport, dry_run: bool
@@ -270,10 +261,6 @@ class _Deleter:
         self.batch_size = store.max_delete_batch
         self.keys: list[str] = []
         self.owners: list[tuple[str, int]] = []
-        self.in_flight: deque[tuple[Future, list[str], list[tuple[str, int]]]] = deque()
-        self.executor: ThreadPoolExecutor | None = None
-        if not dry_run and store.concurrent_deletes:
-            self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-cleanup-delete")
 
     def add(self, key: str, owner: str, size: int) -> None:
         """Delete ``key`` (``size`` bytes of ``owner``'s logs) with the next batch."""
@@ -286,33 +273,22 @@ class _Deleter:
         self.keys.append(key)
         self.owners.append((owner, size))
         if len(self.keys) >= self.batch_size:
-            self._send()
+            self.flush()
 
-    def _send(self) -> None:
+    def flush(self) -> None:
+        """Delete the keys collected so far."""
+        if not self.keys:
+            return
         keys, owners = self.keys, self.owners
         self.keys, self.owners = [], []
-        if self.executor is None:
-            try:
-                failures = self.store.delete_many(keys)
-            except Exception as exc:
-                self._fold_failed_batch(keys, exc)
-            else:
-                self._fold(keys, owners, failures)
-            return
-        while len(self.in_flight) >= MAX_BATCHES_IN_FLIGHT:
-            self._collect()
-        self.in_flight.append((self.executor.submit(self.store.delete_many, keys), keys, owners))
-
-    def _collect(self) -> None:
-        future, keys, owners = self.in_flight.popleft()
         try:
-            failures = future.result()
+            failures = self.store.delete_many(keys)
         except Exception as exc:
-            self._fold_failed_batch(keys, exc)
-        else:
-            self._fold(keys, owners, failures)
-
-    def _fold(self, keys: list[str], owners: list[tuple[str, int]], failures: list[tuple[str, str]]) -> None:
+            span = self.location.url_for(keys[0]) + (f" ... {keys[-1]}" if len(keys) > 1 else "")
+            self.report.add_error(
+                f"cannot delete {len(keys)} objects ({span}): {one_line(exc)}", count=len(keys)
+            )
+            return
         report = self.report
         refused = dict(failures)
         freed_by_owner: dict[str, list[int]] = {}
@@ -327,24 +303,3 @@ class _Deleter:
             report.files_deleted += files
             report.bytes_deleted += size
             report.add_freed(owner, files, size)
-
-    def _fold_failed_batch(self, keys: list[str], exc: Exception) -> None:
-        span = self.location.url_for(keys[0]) + (f" ... {keys[-1]}" if len(keys) > 1 else "")
-        self.report.add_error(f"cannot delete {len(keys)} objects ({span}): {one_line(exc)}", count=len(keys))
-
-    def __enter__(self) -> _Deleter:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        try:
-            if exc_type is None:
-                if self.keys:
-                    self._send()
-                while self.in_flight:
-                    self._collect()
-        finally:
-            if self.executor is not None:
-                # On an exception, batches not yet started are dropped; the one being sent finishes.
-                self.executor.shutdown(wait=True, cancel_futures=exc_type is not None)

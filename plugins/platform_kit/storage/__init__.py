@@ -18,8 +18,10 @@ Stable public API (import from ``platform_kit.storage``)::
 * :class:`StorageURL` / :func:`parse_url` - ``s3://`` and ``gs://`` only; anything else raises
   :class:`StorageError` with a one-line message.
 * :class:`ObjectStore` - ``open_writer``, ``upload_stream``, ``put_bytes``, ``open_reader``,
-  ``get_bytes``, ``sha256_of``, ``list`` (paginated), ``head``, ``delete``, ``check_bucket``,
-  ``check_writable``. Writers return :class:`ObjectInfo` with ``size`` and ``sha256``.
+  ``get_bytes``, ``sha256_of``, ``list`` (streamed page by page, in key order, with last-modified times),
+  ``head``, ``delete``, ``delete_many`` (one batch request; refused keys named), ``check_bucket``,
+  ``check_writable``, ``versioning_enabled``, ``get_lifecycle``/``put_lifecycle``. Writers return
+  :class:`ObjectInfo` with ``size`` and ``sha256``.
 * S3: multipart upload, part size from the expected size (>= 8 MiB, <= 10,000 parts), aborted on any
   error. GCS: resumable upload, cancelled on any error. Either way no partial object is ever visible.
 * Manifests (:mod:`platform_kit.storage.manifest`) and retention (:mod:`platform_kit.storage.retention`).
