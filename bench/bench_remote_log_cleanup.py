@@ -40,20 +40,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench_log_cleanup import measure
+# The same layout, retention, payload and measuring as the local log cleanup benchmark.
+from bench_log_cleanup import DAGS, DAY, PAYLOAD, RETENTION_DAYS, TASK_FILES, TASKS_PER_RUN, measure
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
 SECTION = "## Remote log cleanup"
-RETENTION_DAYS = 30
-DAY = 86_400
-DAGS = 20
-TASKS_PER_RUN = 20
-TASK_FILES = [f"attempt={i}.log" for i in range(1, 6)] + [
-    f"attempt={i}.log.trigger.7.log" for i in range(1, 6)
-]
-PAYLOAD = b'{"event": "benchmark line", "level": "info"}\n' * 3
 PREFIX = "logs"
 CONTENDERS = ("loop", "ours", "cli")
 
@@ -113,23 +106,23 @@ class Moto:
     def fill(self, bucket: str, objects: int, now: float) -> tuple[int, int]:
         """Create ``bucket`` with ``objects`` log objects; returns (objects, objects past retention)."""
         self.backend.create_bucket(bucket, "us-east-1")
-        per_run = TASKS_PER_RUN * len(TASK_FILES)
-        runs_per_dag = max(1, objects // (per_run * DAGS))
+        runs = max(1, objects // (TASKS_PER_RUN * len(TASK_FILES)))
         written = old = 0
-        for dag in range(DAGS):
-            for run in range(runs_per_dag):
-                age_days = 32 + run % 28 if run % 2 == 0 else run % 28 + 0.5
-                stamp = datetime.fromtimestamp(now - age_days * DAY - dag * 60, UTC).replace(tzinfo=None)
-                run_id = f"scheduled__{stamp:%Y-%m-%dT%H:%M:%S}+00:00_{run}"
-                for task in range(TASKS_PER_RUN):
-                    folder = f"{PREFIX}/dag_id=bench_dag_{dag:03d}/run_id={run_id}/task_id=task_{task:02d}"
-                    for name in TASK_FILES:
-                        key = self.backend.put_object(
-                            bucket, f"{folder}/{name}", PAYLOAD, disable_notification=True
-                        )
-                        key.last_modified = stamp
-                        written += 1
-                        old += age_days > RETENTION_DAYS
+        # Runs go round-robin over the DAGs; every other run is past retention (32-59 days old).
+        for index in range(runs):
+            dag, run = index % DAGS, index // DAGS
+            age_days = 32 + run % 28 if index % 2 == 0 else run % 28 + 0.5
+            stamp = datetime.fromtimestamp(now - age_days * DAY - dag * 60, UTC).replace(tzinfo=None)
+            run_id = f"scheduled__{stamp:%Y-%m-%dT%H:%M:%S}+00:00_{run}"
+            for task in range(TASKS_PER_RUN):
+                folder = f"{PREFIX}/dag_id=bench_dag_{dag:03d}/run_id={run_id}/task_id=task_{task:02d}"
+                for name in TASK_FILES:
+                    key = self.backend.put_object(
+                        bucket, f"{folder}/{name}", PAYLOAD, disable_notification=True
+                    )
+                    key.last_modified = stamp
+                    written += 1
+                    old += age_days > RETENTION_DAYS
         return written, old
 
     def keys(self, bucket: str) -> set[str]:
