@@ -267,21 +267,34 @@ def _verdict(results: list[dict]) -> list[str]:
     large = max(results, key=lambda r: r["objects"])
     small = min(results, key=lambda r: r["objects"])
     per_round = ", ".join(f"{ratio:.2f}x" for ratio in large["ratios"])
+    walls, cpus = large["median_wall"], large["median_cpu"]
     lines = [
         f"- Wall time at {large['objects']:,} objects: ours {large['median_ratio']:.2f}x the loop (rounds: "
-        f"{per_round}): {'meets' if large['median_ratio'] <= 1.1 else 'misses'} the 1.1x goal. The CLI, "
-        f"Airflow's import included: {large['median_cli_ratio']:.2f}x "
+        f"{per_round}; median walls {walls['ours'] / walls['loop']:.2f}x): "
+        f"{'meets' if large['median_ratio'] <= 1.1 else 'misses'} the 1.1x goal. The CLI, Airflow's import "
+        f"included: {large['median_cli_ratio']:.2f}x "
         f"({'meets' if large['median_cli_ratio'] <= 1.1 else 'misses'})."
+        f" Single rounds swing with the shared host's load; the client's own CPU is steadier: ours "
+        f"{cpus['ours'] / cpus['loop']:.2f}x the loop's, the CLI {cpus['cli'] / cpus['loop']:.2f}x."
     ]
     if large is not small:
         for name, label in (("ours", "Ours"), ("cli", "The CLI")):
             grew = large["rss"][name] / small["rss"][name]
-            ok = large["rss"][name] < 150 * mib and grew < 1.2
+            peak = large["rss"][name]
+            verdict = "meets" if peak < 150 * mib and grew < 1.2 else "misses"
+            if verdict == "meets" and peak >= 150e6:
+                verdict = "meets in MiB but not in decimal MB"
             lines.append(
                 f"- {label}: peak RSS {small['rss'][name] / mib:.1f} MiB at {small['objects']:,} objects and "
-                f"{large['rss'][name] / mib:.1f} MiB at {large['objects']:,} ({grew:.2f}x for 10x the "
-                f"objects): {'meets' if ok else 'misses'} the < 150 MiB, flat goal."
+                f"{peak / mib:.1f} MiB ({peak / 1e6:.0f} MB) at {large['objects']:,} ({grew:.2f}x for 10x "
+                f"the objects): {verdict} the < 150 MB, flat goal."
             )
+    lines.append(
+        "- The server dominates: moto's listing sorts the whole bucket for every page of 1,000, so each"
+        " contender's wall time is mostly moto's, identical for all; the client CPU column shows what each"
+        " contender costs itself. The CLI's extra CPU and RSS are Airflow's import (about 100 MiB) for the"
+        " connection lookup and the provider's S3 client."
+    )
     return lines
 
 
