@@ -22,13 +22,16 @@ lines (``platform_kit.*``) stay at INFO.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import shutil
 import signal
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 #: Marks a process (and its children) whose AIRFLOW_HOME is a throwaway one made by :func:`prepare_shell`.
 THROWAWAY_MARKER = "PLATFORM_KIT_THROWAWAY_AIRFLOW_HOME"
@@ -88,3 +91,12 @@ def has_airflow_config() -> bool:
         if config.is_file():
             return True
     return any(name.startswith(_CONFIGURING_VARIABLES) for name in os.environ)
+
+
+@contextlib.contextmanager
+def stdout_for_result() -> Iterator[TextIO]:
+    """Keep stdout for a command's result (``--json`` must parse): inside the block whatever would reach
+    stdout, such as Airflow's and the providers' log lines, goes to stderr; yields the real stdout."""
+    real_stdout = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        yield real_stdout

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from typing import Any, TextIO
@@ -19,6 +18,7 @@ from platform_kit.defaults import (
     METADB_CONN_ID,
 )
 from platform_kit.exceptions import BackupError
+from platform_kit.shell import stdout_for_result
 from platform_kit.utils import human_bytes
 
 
@@ -130,8 +130,7 @@ def _run(fn):
     """Keep stdout for the command's result: library logging (structlog, providers) goes to stderr."""
 
     def wrapper(args: argparse.Namespace) -> int:
-        real_stdout = sys.stdout
-        with contextlib.redirect_stdout(sys.stderr):
+        with stdout_for_result() as real_stdout:
             return fn(args, real_stdout)
 
     return wrapper

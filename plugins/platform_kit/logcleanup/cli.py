@@ -8,7 +8,6 @@ Exit codes: 0 done, 1 done but some files, directories or objects could not be h
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 
@@ -23,6 +22,7 @@ from platform_kit.exceptions import ConfigurationError
 from platform_kit.logcleanup.engine import clean_logs
 from platform_kit.logcleanup.policy import RetentionPolicy, parse_dag_retention, parse_size
 from platform_kit.logcleanup.report import CleanupReport
+from platform_kit.shell import stdout_for_result
 from platform_kit.summary import format_summary
 
 
@@ -173,9 +173,7 @@ def policy_from_args(args: argparse.Namespace) -> RetentionPolicy:
 
 
 def _clean(args: argparse.Namespace) -> int:
-    # Airflow's own log lines (connection lookups, the secrets masker) go to stdout; keep stdout for the
-    # report alone, so that --json output parses.
-    with contextlib.redirect_stdout(sys.stderr):
+    with stdout_for_result():  # Airflow's warnings (connection lookups, the masker) would go to stdout
         report = _run_clean(args)
     summary = report.as_dict()
     if args.json:
@@ -231,7 +229,7 @@ def _lifecycle(args: argparse.Namespace) -> int:
     if args.apply:
         from platform_kit.storage.clients import open_store
 
-        with contextlib.redirect_stdout(sys.stderr):  # Airflow's log lines, as in _clean
+        with stdout_for_result():
             store, _ = open_store(
                 plan.location, aws_conn_id=args.aws_conn_id, google_conn_id=args.google_conn_id
             )
