@@ -8,15 +8,13 @@ clients and the emulators' HTTP APIs.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 from log_buckets import AgingGCS, AgingS3, LogBucket
+from plain_shell import one_error_line, plain_shell
 
 from platform_kit.exceptions import PolicyError, StorageError, UnsafeRootError
 from platform_kit.logcleanup import RetentionPolicy, parse_size
@@ -260,31 +258,19 @@ def test_a_batch_that_fails_as_a_whole_is_reported_and_the_next_ones_go_on(s3_bu
 
 def test_the_command_from_a_plain_shell_dry_run_then_delete(s3_bucket_aged, tmp_path):
     bucket = s3_bucket_aged
-    now = time.time()
-    bucket.now = now
+    bucket.now = time.time()
     bucket.plant(task_log("noisy", "old"), 5 * DAY, size=100)
     bucket.plant(task_log("keep", "r"), 5 * DAY, size=100)
     bucket.plant(task_log("keep", "old"), 45 * DAY, size=200)
     bucket.plant("logs-archive/dag_id=keep/run_id=old/task_id=t/attempt=1.log", 45 * DAY)
+    shell = plain_shell(tmp_path)
     # Only what the README says to set: the connection. No AIRFLOW_HOME, no Airflow config.
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "AIRFLOW_CONN_AWS_DEFAULT": bucket.emulator.conn_json(),
-    }
-    command = [
-        str(Path(sys.executable).parent / "platform-kit"),
-        "logs",
-        "clean",
-        bucket.url("logs"),
-        "--dag-retention",
-        '{"noisy": 3}',
-        "--json",
-    ]
+    env = {"AIRFLOW_CONN_AWS_DEFAULT": bucket.emulator.conn_json()}
+    command = ["logs", "clean", bucket.url("logs"), "--dag-retention", '{"noisy": 3}', "--json"]
 
-    dry = subprocess.run([*command, "--dry-run"], env=env, capture_output=True, text=True, timeout=600)
+    dry = shell.run(*command, "--dry-run", env=env)
     assert dry.returncode == 0, dry.stderr
-    real = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    real = shell.run(*command, env=env)
     assert real.returncode == 0, real.stderr
 
     for result in (json.loads(dry.stdout), json.loads(real.stdout)):
@@ -295,11 +281,10 @@ def test_the_command_from_a_plain_shell_dry_run_then_delete(s3_bucket_aged, tmp_
         task_log("keep", "r"),
         "logs-archive/dag_id=keep/run_id=old/task_id=t/attempt=1.log",
     }
-
-    root = subprocess.run([*command[:3], bucket.url()], env=env, capture_output=True, text=True, timeout=600)
-    assert root.returncode == 2 and root.stdout == ""
-    assert root.stderr.startswith("platform-kit: error: refusing to clean the whole bucket")
-    assert len(root.stderr.strip().splitlines()) == 1
+    root = shell.run("logs", "clean", bucket.url(), env=env)
+    assert root.stdout == ""
+    assert one_error_line(root).startswith("platform-kit: error: refusing to clean the whole bucket")
+    shell.assert_no_side_effects()
 
 
 def test_the_dag_task_cleans_the_configured_remote_folder(s3_bucket_aged, monkeypatch):

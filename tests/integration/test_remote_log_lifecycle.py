@@ -4,12 +4,10 @@ rules stay, the kit's own rules for the folder are replaced, never duplicated.""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
+import boto3
 import pytest
+from plain_shell import one_error_line, plain_shell
 from storage_conns import aws_conn_json, google_conn_json
 
 from platform_kit.logcleanup.lifecycle import apply_lifecycle, plan_lifecycle
@@ -82,27 +80,16 @@ def test_gcs_apply_keeps_other_rules_and_replaces_its_own(gcs_bucket, gcs_server
 
 
 def test_the_command_applies_from_a_plain_shell(s3_bucket, moto_server, tmp_path):
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "AIRFLOW_CONN_AWS_DEFAULT": aws_conn_json(moto_server.url),
-    }
-    command = [
-        str(Path(sys.executable).parent / "platform-kit"),
-        "logs",
-        "lifecycle",
-        f"s3://{s3_bucket}/logs",
-    ]
+    shell = plain_shell(tmp_path)
+    env = {"AIRFLOW_CONN_AWS_DEFAULT": aws_conn_json(moto_server.url)}
 
-    applied = subprocess.run(
-        [*command, "--days", "21", "--apply", "--json"], env=env, capture_output=True, text=True, timeout=600
+    applied = shell.run(
+        "logs", "lifecycle", f"s3://{s3_bucket}/logs", "--days", "21", "--apply", "--json", env=env
     )
 
     assert applied.returncode == 0, applied.stderr
     result = json.loads(applied.stdout)
     assert result["applied"] is True and result["kept_rules"] == 0
-    import boto3
-
     s3 = boto3.client(
         "s3",
         endpoint_url=moto_server.url,
@@ -113,14 +100,11 @@ def test_the_command_applies_from_a_plain_shell(s3_bucket, moto_server, tmp_path
     (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=s3_bucket)["Rules"]
     assert rule["Expiration"] == {"Days": 21} and rule["Filter"] == {"Prefix": "logs/"}
 
-    missing = subprocess.run(
-        [*command[:3], "s3://no-such-bucket-here/logs", "--days", "3", "--apply"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    missing = shell.run(
+        "logs", "lifecycle", "s3://no-such-bucket-here/logs", "--days", "3", "--apply", env=env
     )
-    assert missing.returncode == 2 and missing.stdout == ""
-    assert missing.stderr.strip().splitlines()[-1] == (
+    assert missing.stdout == ""
+    assert one_error_line(missing) == (
         "platform-kit: error: S3 bucket 'no-such-bucket-here' does not exist; create it or fix the URL"
     )
+    shell.assert_no_side_effects()
