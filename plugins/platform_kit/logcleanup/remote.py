@@ -172,6 +172,7 @@ class _BucketWalker:
         skip = len(prefix)
         guard = self.cutoffs.guard
         kept = recent = other = 0
+        kept_bytes: dict[str, int] = {}  # per tree: what the logs that stay take (top_dags is by size)
         previous = ""
         # An expired attempt log waits here until the keys after it show whether a trigger log of it is kept.
         pending_key: str | None = None
@@ -186,11 +187,13 @@ class _BucketWalker:
                         f"the listing of {self.location} is not in key order ({key!r} after {previous!r}); "
                         "stopped so that no attempt log loses its trigger log"
                     )
+                    pending_busy = True  # its trigger logs may be anywhere now: keep it
                     break
                 previous = key
                 if pending_key is not None and not key.startswith(pending_key):
                     if pending_busy:
                         kept += 1
+                        kept_bytes[pending[0]] = kept_bytes.get(pending[0], 0) + pending[1]
                     else:
                         deleter.add(pending_key, *pending)
                     pending_key = None
@@ -219,20 +222,24 @@ class _BucketWalker:
                     recent += 1
                 else:
                     kept += 1
+                kept_bytes[tree.key] = kept_bytes.get(tree.key, 0) + info.size
                 if pending_key is not None and key.startswith(pending_key + TRIGGER_MARK):
                     pending_busy = True
         except Exception as exc:
             where = f"after {previous!r}" if previous else "at the start"
             report.add_error(f"listing {self.location} failed {where}: {one_line(exc)}")
-        else:
-            if pending_key is not None:
-                if pending_busy:
-                    kept += 1
-                else:
-                    deleter.add(pending_key, *pending)
+            pending_busy = True  # the listing stopped before its trigger logs: keep it
+        if pending_key is not None:
+            if pending_busy:
+                kept += 1
+                kept_bytes[pending[0]] = kept_bytes.get(pending[0], 0) + pending[1]
+            else:
+                deleter.add(pending_key, *pending)
         report.files_kept += kept
         report.skipped_recent += recent
         report.skipped_other_files += other
+        for owner, size in kept_bytes.items():
+            report.add_kept(owner, size)
 
     def add_warnings(self) -> None:
         if self.outside_layout_logs:
