@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 from plain_shell import one_error_line, plain_shell
 from storage_conns import aws_conn_json, google_conn_json
@@ -79,7 +78,7 @@ def test_gcs_apply_keeps_other_rules_and_replaces_its_own(gcs_bucket, gcs_server
     assert rules[2:] == [{"action": {"type": "Delete"}, "condition": {"age": 10, "matchesPrefix": ["logs/"]}}]
 
 
-def test_the_command_applies_from_a_plain_shell(s3_bucket, moto_server, tmp_path):
+def test_the_command_applies_from_a_plain_shell(s3_bucket, moto_server, tmp_path, monkeypatch):
     shell = plain_shell(tmp_path)
     env = {"AIRFLOW_CONN_AWS_DEFAULT": aws_conn_json(moto_server.url)}
 
@@ -90,14 +89,9 @@ def test_the_command_applies_from_a_plain_shell(s3_bucket, moto_server, tmp_path
     assert applied.returncode == 0, applied.stderr
     result = json.loads(applied.stdout)
     assert result["applied"] is True and result["kept_rules"] == 0
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_server.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=s3_bucket)["Rules"]
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", env["AIRFLOW_CONN_AWS_DEFAULT"])
+    store, _ = open_store(f"s3://{s3_bucket}/logs")
+    (rule,) = store.get_lifecycle()["Rules"]
     assert rule["Expiration"] == {"Days": 21} and rule["Filter"] == {"Prefix": "logs/"}
 
     missing = shell.run(
