@@ -94,6 +94,17 @@ def log_cleanup(
     return {"host": host, **report.as_dict()}
 
 
+def remote_log_cleanup(*, objects: int = 5120, size: int = 2 * GiB, dry_run: bool = False) -> dict:
+    """``clean_remote_logs``' return value for ``s3://logs-bucket/airflow``, from the real report class."""
+    from platform_kit.logcleanup.report import CleanupReport
+
+    report = CleanupReport(
+        roots=["s3://logs-bucket/airflow"], dry_run=dry_run, policy={"retention_days": 90}, remote=True
+    )
+    report.files_deleted, report.bytes_deleted = objects, size
+    return {"connection": "aws_default", **report.as_dict()}
+
+
 def export(*, variables: int = 12, connections: int = 5, plaintext: bool = False, dry_run=False) -> dict:
     """``export``'s return value (``export/engine.py::run_export``)."""
     return {

@@ -25,7 +25,13 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 def reading() -> PlatformStatus:
     backup = samples.healthy_backup(NOW, hours_ago=3)
-    logs = samples.detail(NOW - timedelta(hours=2), {"clean_logs": samples.log_cleanup(used_percent=91.5)})
+    logs = samples.detail(
+        NOW - timedelta(hours=2),
+        {
+            "clean_logs": samples.log_cleanup(used_percent=91.5),
+            "clean_remote_logs": samples.remote_log_cleanup(),
+        },
+    )
     export = samples.detail(NOW - timedelta(hours=4), {"export": samples.export()})
     failed = samples.detail(NOW - timedelta(hours=1), state="failed", tasks={"clean": "failed"})
     clean = samples.detail(NOW - timedelta(hours=25), {"clean": samples.db_cleanup({"log": 7, "xcom": 3})})
@@ -96,6 +102,10 @@ def test_the_issue_named_metrics_carry_what_the_page_shows():
     assert value(text, "dag_paused", dag_id="platform_kit_export") == 1
     assert value(text, "log_cleanup_last_freed_bytes", host="worker-1") == 3 * 1024**3
     assert value(text, "log_volume_used_ratio", host="worker-1") == pytest.approx(0.915)
+    # The remote folder's cleanup under one stable label, never the bucket's name.
+    assert value(text, "log_cleanup_last_freed_bytes", host="remote") == 2 * 1024**3
+    assert value(text, "log_cleanup_last_deleted_files", host="remote") == 5120
+    assert "logs-bucket" not in text
     assert value(text, "db_cleanup_last_deleted_rows", table="log") == 7
     assert value(text, "export_last_items", type="connections") == 5
     assert value(text, "component_healthy", component="scheduler") == 0

@@ -23,7 +23,8 @@ def test_catalog_lists_every_maintenance_dag_the_bundle_ships(dag_bag):
         assert entry.report_task in task_ids
         assert all(entry.holds_summary(t) for t in task_ids if t.startswith(entry.report_task))
         for pattern in entry.summary_tasks:
-            assert any(entry.holds_summary(t) for t in task_ids), pattern
+            prefix = pattern[:-1] if pattern.endswith("*") else None
+            assert any(t.startswith(prefix) if prefix else t == pattern for t in task_ids), pattern
 
 
 def test_backup_size_short_sha_verification_restore_test_and_retention():
@@ -77,6 +78,21 @@ def test_log_cleanup_files_bytes_and_volume_and_one_line_per_host_with_queues():
     lines = describe(samples.dag_status("platform_kit_log_cleanup", last_success=two))
     assert lines[:2] == ["etl-1: deleted 1 file (3.0 GiB)", "ml-1: would delete 1,204 files (3.0 GiB)"]
     assert lines[3].startswith("log volume on ml-1 90 % used")
+
+
+def test_remote_log_cleanup_shows_its_bucket_folder_after_the_hosts():
+    run = samples.detail(
+        NOW,
+        {
+            "clean_remote_logs": samples.remote_log_cleanup(dry_run=True),
+            "clean_logs": samples.log_cleanup(host="worker-1", files=3),
+        },
+    )
+    assert describe(samples.dag_status("platform_kit_log_cleanup", last_success=run)) == [
+        "worker-1: deleted 3 files (3.0 GiB)",
+        "s3://logs-bucket/airflow: would delete 5,120 objects (2.0 GiB)",
+        "log volume on worker-1 63 % used (40.3 GiB of 64.0 GiB)",
+    ]
 
 
 def test_export_counts_size_and_encryption():

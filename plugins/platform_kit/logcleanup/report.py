@@ -90,6 +90,7 @@ class CleanupReport:
         """JSON-serialisable summary for XCom, ``--json`` and Slack."""
         summary: dict[str, Any] = {
             "dry_run": self.dry_run,
+            **({"remote": True} if self.remote else {}),
             "roots": self.roots,
             "files_deleted": self.files_deleted,
             **size_fields("bytes_deleted", self.bytes_deleted),

@@ -51,7 +51,13 @@ MAINTENANCE_DAGS: tuple[MaintenanceDag, ...] = (
         ("dump_and_upload", BACKUP_VERIFY_TASK, "retention"),
         "retention",
     ),
-    MaintenanceDag("platform_kit_log_cleanup", LOG_CLEANUP, "Log cleanup", ("clean_logs*",), "clean_logs"),
+    MaintenanceDag(
+        "platform_kit_log_cleanup",
+        LOG_CLEANUP,
+        "Log cleanup",
+        ("clean_logs*", "clean_remote_logs"),
+        "clean_logs",
+    ),
     MaintenanceDag("platform_kit_export", EXPORT, "Variable and connection export", ("export",), "export"),
     MaintenanceDag("platform_kit_metadb_cleanup", DB_CLEANUP, "Metadata DB cleanup", ("clean",), "clean"),
 )

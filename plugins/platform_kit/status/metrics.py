@@ -17,7 +17,13 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from platform_kit.status import catalog
 from platform_kit.status.model import RUN_STATES, DagStatus, PlatformStatus
-from platform_kit.status.summaries import backup_facts, log_volumes, rows_per_table, was_dry_run
+from platform_kit.status.summaries import (
+    backup_facts,
+    log_cleanup_where,
+    log_volumes,
+    rows_per_table,
+    was_dry_run,
+)
 from platform_kit.status.verdicts import LEVELS, Finding, verdict
 
 PREFIX = "platform_kit_"
@@ -179,7 +185,7 @@ class StatusCollector(Collector):
         dry_run = was_dry_run(detail)
         if kind == catalog.LOG_CLEANUP:
             for task_id, summary in sorted(detail.summaries.items()):
-                host = {"host": str(summary.get("host") or task_id)}
+                host = {"host": log_cleanup_where(task_id, summary, for_label=True)}
                 if isinstance(summary.get("files_deleted"), int):
                     files = 0 if summary.get("dry_run") else summary["files_deleted"]
                     out.add("log_cleanup_last_deleted_files", files, host)

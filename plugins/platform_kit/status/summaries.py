@@ -135,18 +135,34 @@ def log_volumes(detail: RunDetail | None) -> list[dict[str, Any]]:
     return volumes
 
 
+#: The metrics' ``host`` label of the remote log folder's cleanup (a bucket is not a host; one label value
+#: whatever the bucket is called keeps the series stable).
+REMOTE_LOGS_LABEL = "remote"
+
+
+def log_cleanup_where(task_id: str, summary: Mapping[str, Any], *, for_label: bool = False) -> str:
+    """Where a log cleanup summary's files were: the host (or queue), or the remote folder (``s3://...``)."""
+    if summary.get("remote"):
+        roots = summary.get("roots")
+        return REMOTE_LOGS_LABEL if for_label or not roots else str(roots[0])
+    return str(summary.get("host") or summary.get("queue") or task_id)
+
+
 def describe_log_cleanup(detail: RunDetail) -> list[str]:
     parts = []
     many = len(detail.summaries) > 1
-    for task_id, summary in sorted(detail.summaries.items()):
+    # Local hosts first, the remote folder last: the order the DAG's tasks run in.
+    ordered = sorted(detail.summaries.items(), key=lambda item: (bool(item[1].get("remote")), item[0]))
+    for task_id, summary in ordered:
         files, size = _int(summary.get("files_deleted")), _int(summary.get("bytes_deleted"))
         if files is None or size is None:
             continue
         verb = "would delete" if summary.get("dry_run") else "deleted"
-        text = f"{verb} {_plural(files, 'file')} ({human_bytes(size)})"
+        noun = "object" if summary.get("remote") else "file"
+        text = f"{verb} {_plural(files, noun)} ({human_bytes(size)})"
         if _int(summary.get("errors")):
             text += f", {_plural(summary['errors'], 'error')}"
-        where = summary.get("host") or summary.get("queue") or task_id
+        where = log_cleanup_where(task_id, summary)
         parts.append(f"{where}: {text}" if many else text)
     for volume in log_volumes(detail):
         host = f" on {volume['host']}" if many and volume["host"] else ""
