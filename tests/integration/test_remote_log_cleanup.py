@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -294,16 +296,21 @@ def test_the_command_from_a_plain_shell_dry_run_then_delete(s3_bucket_aged, tmp_
     shell.assert_no_side_effects()
 
 
+def _configure_remote_logging(bucket: LogBucket, monkeypatch) -> None:
+    """A worker's configuration with remote logging to ``bucket``'s ``logs`` folder (connection logs_s3)."""
+    monkeypatch.setenv("AIRFLOW_CONN_LOGS_S3", bucket.emulator.conn_json())
+    monkeypatch.setenv("AIRFLOW__LOGGING__REMOTE_LOGGING", "True")
+    monkeypatch.setenv("AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER", bucket.url("logs"))
+    monkeypatch.setenv("AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID", "logs_s3")
+
+
 def test_the_dag_task_cleans_the_configured_remote_folder(s3_bucket_aged, monkeypatch):
     bucket = s3_bucket_aged
     bucket.now = time.time()
     bucket.plant(task_log("a", "old"), 31 * DAY)
     bucket.plant(task_log("a", "new"), 29 * DAY)
     bucket.plant(task_log("short", "r"), 2 * DAY)
-    monkeypatch.setenv("AIRFLOW_CONN_LOGS_S3", bucket.emulator.conn_json())
-    monkeypatch.setenv("AIRFLOW__LOGGING__REMOTE_LOGGING", "True")
-    monkeypatch.setenv("AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER", bucket.url("logs"))
-    monkeypatch.setenv("AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID", "logs_s3")
+    _configure_remote_logging(bucket, monkeypatch)
     params = {name: param.value for name, param in _dag_params().items()}
     params["remote_dag_retention"] = {"short": 1}
 
@@ -312,6 +319,41 @@ def test_the_dag_task_cleans_the_configured_remote_folder(s3_bucket_aged, monkey
     assert summary["roots"] == [bucket.url("logs")] and summary["connection"] == "logs_s3"
     assert summary["files_deleted"] == 2 and summary["errors"] == 0
     assert bucket.objects() == {task_log("a", "new")}
+
+
+@dataclass
+class ScheduledRun:
+    """The fields of the task context's ``dag_run`` that the deletion gate reads."""
+
+    dag_id: str = "platform_kit_log_cleanup"
+    run_id: str = "scheduled__2026-11-30T00:00:00+00:00"
+    run_type: str = "scheduled"
+    run_after: datetime = datetime(2026, 11, 30, tzinfo=UTC)
+    triggering_user_name: str | None = None
+
+
+def test_a_scheduled_run_deletes_nothing_remote_until_the_dag_is_confirmed(s3_bucket_aged, monkeypatch):
+    """As the local task: an automatic run is a dry run until a person confirmed the DAG (no Variable stub:
+    outside a task, Airflow's Variable.get reads AIRFLOW_VAR_* as a worker would)."""
+    bucket = s3_bucket_aged
+    bucket.now = time.time()
+    expired = task_log("a", "old")
+    bucket.plant(expired, 31 * DAY)
+    _configure_remote_logging(bucket, monkeypatch)
+    params = {name: param.value for name, param in _dag_params().items()}
+    monkeypatch.setenv("AIRFLOW_VAR_PLATFORM_KIT_LOG_CLEANUP_CONFIRMED", "false")
+
+    held = clean_remote_logs_task(params, dag_run=ScheduledRun())
+
+    assert held["dry_run"] is True and held["files_deleted"] == 1
+    assert held["held_back"].startswith("nothing deleted: a scheduled run deletes nothing until a person")
+    assert bucket.objects() == {expired}
+
+    monkeypatch.setenv("AIRFLOW_VAR_PLATFORM_KIT_LOG_CLEANUP_CONFIRMED", "true")
+    confirmed = clean_remote_logs_task(params, dag_run=ScheduledRun())
+
+    assert confirmed["dry_run"] is False and "held_back" not in confirmed
+    assert bucket.objects() == set()
 
 
 def _dag_params():
