@@ -40,6 +40,13 @@ class StorageError(PlatformKitError):
     """Something about the object-storage destination is wrong (URL, bucket, permissions, object)."""
 
 
+class StorageConflictError(StorageError):
+    """A conditional write lost: the object was created, changed or deleted by someone else meanwhile.
+
+    Raised instead of overwriting: a backup or export never replaces an object it did not write.
+    """
+
+
 class BackupError(PlatformKitError):
     """A backup, verification or restore could not proceed."""
 
@@ -54,6 +61,17 @@ class ExportKeyError(ExportError):
 
 class ExportDecryptionError(ExportError):
     """An export file is damaged or was not encrypted with this key."""
+
+
+class ExportImportError(ExportError):
+    """An import through the REST API stopped part-way.
+
+    :param outcome: exactly which variables and connections were written and which were not.
+    """
+
+    def __init__(self, message: str, outcome: dict[str, Any]):
+        super().__init__(message)
+        self.outcome = outcome
 
 
 class LogCleanupError(PlatformKitError):
@@ -81,6 +99,35 @@ class DbCleanupError(PlatformKitError):
     def __init__(self, message: str, summary: dict[str, Any] | None = None):
         super().__init__(message)
         self.summary = summary or {}
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGTERM or SIGINT arrived while a command or task ran (see :mod:`platform_kit.interrupts`).
+
+    Deliberately *not* a :class:`PlatformKitError` (nor an ``Exception``): it must pass through every
+    ``except Exception`` on its way out, so only ``finally`` blocks and ``except BaseException`` cleanup
+    paths (abort the upload, stop ``pg_dump``, drop the scratch database) see it.
+
+    :param signum: the signal that arrived.
+    :ivar cleaned_up: what the cleanup paths did on the way out, for the one line the user sees.
+    """
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+        self.cleaned_up: list[str] = []
+        super().__init__(self.signal_name)
+
+    def note(self, what: str) -> None:
+        """Record one thing a cleanup path did (``"upload aborted"``), shown after the signal name."""
+        if what not in self.cleaned_up:
+            self.cleaned_up.append(what)
+
+    def __str__(self) -> str:
+        done = f"; {', '.join(self.cleaned_up)}" if self.cleaned_up else ""
+        return f"interrupted by {self.signal_name}{done}"
 
 
 class AlertConfigError(ConfigurationError):

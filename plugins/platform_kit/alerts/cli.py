@@ -108,10 +108,11 @@ def _render(args: argparse.Namespace) -> int:
     if args.transport == "telegram":
         from platform_kit.alerts.telegram import render_telegram
 
-        print(json.dumps(render_telegram(alert, chat_id="-1001234567890"), indent=2, ensure_ascii=False))
+        telegram = render_telegram(alert, chat_id="-1001234567890")
+        print(json.dumps(telegram, indent=2, ensure_ascii=False), file=args.results)
         return 0
     payload = render_slack(alert)
-    print(json.dumps(payload, indent=2, ensure_ascii=False))
+    print(json.dumps(payload, indent=2, ensure_ascii=False), file=args.results)
     problems = check_slack_limits(payload)
     if problems:
         raise PlatformKitError("payload exceeds Slack limits: " + "; ".join(problems))
@@ -138,5 +139,8 @@ def _test(args: argparse.Namespace) -> int:
     result = send_alert(alert, target)
     if not result.ok:
         raise PlatformKitError(f"test alert to {target.name} not delivered: {result.reason}")
-    print(f"Test alert delivered to {target.name} ({target.transport}) in {result.elapsed:.2f} s")
+    print(
+        f"Test alert delivered to {target.name} ({target.transport}) in {result.elapsed:.2f} s",
+        file=args.results,
+    )
     return 0

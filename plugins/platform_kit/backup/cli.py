@@ -18,7 +18,6 @@ from platform_kit.defaults import (
     METADB_CONN_ID,
 )
 from platform_kit.exceptions import BackupError
-from platform_kit.shell import stdout_for_result
 from platform_kit.utils import human_bytes
 
 
@@ -126,16 +125,6 @@ def _store(args: argparse.Namespace, url: str):
     )
 
 
-def _run(fn):
-    """Keep stdout for the command's result: library logging (structlog, providers) goes to stderr."""
-
-    def wrapper(args: argparse.Namespace) -> int:
-        with stdout_for_result() as real_stdout:
-            return fn(args, real_stdout)
-
-    return wrapper
-
-
 def _print(args: argparse.Namespace, out: TextIO, title: str, data: Any) -> None:
     if args.json:
         json.dump(data, out, indent=2, default=str)
@@ -153,8 +142,8 @@ def _target(conn_id: str | None, dsn: str | None) -> PgTarget | None:
     return target_from_connection(conn_id) if conn_id else None
 
 
-@_run
-def _create(args: argparse.Namespace, out: TextIO) -> int:
+def _create(args: argparse.Namespace) -> int:
+    out: TextIO = args.results
     from platform_kit.backup.restore import verify_backup
 
     source = _target(args.conn_id, args.dsn)
@@ -179,13 +168,15 @@ def _create(args: argparse.Namespace, out: TextIO) -> int:
         "note": "restoring needs the same Fernet key as the source Airflow",
     }
     if args.verify:
-        summary["verification"] = verify_backup(store, set_url, pg_bin_dir=args.pg_bin_dir)
+        summary["verification"] = verify_backup(
+            store, set_url, pg_bin_dir=args.pg_bin_dir, expected_sha256=manifest["sha256"]
+        )
     _print(args, out, "Backup created", summary)
     return 0
 
 
-@_run
-def _list(args: argparse.Namespace, out: TextIO) -> int:
+def _list(args: argparse.Namespace) -> int:
+    out: TextIO = args.results
     from platform_kit.storage import list_sets
 
     store, dest = _store(args, args.url)
@@ -219,8 +210,8 @@ def _list(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-@_run
-def _verify(args: argparse.Namespace, out: TextIO) -> int:
+def _verify(args: argparse.Namespace) -> int:
+    out: TextIO = args.results
     from platform_kit.backup.restore import verify_backup
     from platform_kit.storage import parse_url
 
@@ -231,8 +222,8 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-@_run
-def _restore(args: argparse.Namespace, out: TextIO) -> int:
+def _restore(args: argparse.Namespace) -> int:
+    out: TextIO = args.results
     from platform_kit.backup.restore import restore_backup
     from platform_kit.storage import parse_url
 

@@ -144,7 +144,7 @@ def handle_clean(args: argparse.Namespace) -> int:
         google_conn_id=args.google_conn_id,
     )
     # With --json, stdout carries only the summary; progress goes to stderr.
-    progress = sys.stderr if args.json else sys.stdout
+    progress = sys.stderr if args.json else args.results
 
     def emit(line: str) -> None:
         print(line, file=progress, flush=True)
@@ -156,7 +156,7 @@ def handle_clean(args: argparse.Namespace) -> int:
             for line in format_table_report(exc.summary):
                 emit(line)
             if args.json:
-                print(json.dumps({"error": str(exc), **exc.summary}, indent=2))
+                print(json.dumps({"error": str(exc), **exc.summary}, indent=2), file=args.results)
         raise
     for line in format_table_report(summary):
         emit(line)
@@ -166,5 +166,5 @@ def handle_clean(args: argparse.Namespace) -> int:
         f"DB size {summary['db_size_before']} -> {summary['db_size_after']} bytes"
     )
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(summary, indent=2), file=args.results)
     return 0

@@ -124,10 +124,11 @@ def _generate_key(args: argparse.Namespace) -> int:
     from platform_kit.export.crypto import generate_key, key_fingerprint, parse_key
 
     key = generate_key()
-    print(key)
+    print(key, file=args.results)
     print(
         f"# fingerprint {key_fingerprint(parse_key(key))}; store the key in a Connection's password, "
         "and a copy outside this Airflow",
+        file=args.results,
         flush=True,
     )
     return 0
@@ -140,7 +141,8 @@ def _decrypt(args: argparse.Namespace) -> int:
     paths = write_import_files(document, args.out, overwrite=args.force)
     print(
         f"wrote {len(document['variables'])} variables to {paths[0]} and "
-        f"{len(document['connections'])} connections to {paths[1]} (plaintext secrets: delete after use)"
+        f"{len(document['connections'])} connections to {paths[1]} (plaintext secrets: delete after use)",
+        file=args.results,
     )
     return 0
 
@@ -148,6 +150,7 @@ def _decrypt(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     import os
 
+    from platform_kit.exceptions import ExportImportError
     from platform_kit.export import restore
     from platform_kit.export.api import AirflowApi
     from platform_kit.export.format import write_import_files
@@ -177,8 +180,14 @@ def _import(args: argparse.Namespace) -> int:
             outcome = restore.import_with_rest(source, args.on_existing, api())
         else:
             outcome = restore.import_with_cli(source, args.on_existing)
+    except ExportImportError as exc:
+        # Stopped part-way (REST): stdout says exactly what is in the target now, the error line what next.
+        report = {"imported": exc.outcome, "on_existing": args.on_existing, "complete": False}
+        print(json.dumps(report, sort_keys=True), file=args.results)
+        raise
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(json.dumps({"imported": outcome, "on_existing": args.on_existing}, sort_keys=True))
+    report = {"imported": outcome, "on_existing": args.on_existing, "complete": True}
+    print(json.dumps(report, sort_keys=True), file=args.results)
     return 0

@@ -22,7 +22,6 @@ from platform_kit.exceptions import ConfigurationError
 from platform_kit.logcleanup.engine import clean_logs
 from platform_kit.logcleanup.policy import RetentionPolicy, parse_dag_retention, parse_size
 from platform_kit.logcleanup.report import CleanupReport
-from platform_kit.shell import stdout_for_result
 from platform_kit.summary import format_summary
 
 
@@ -173,14 +172,13 @@ def policy_from_args(args: argparse.Namespace) -> RetentionPolicy:
 
 
 def _clean(args: argparse.Namespace) -> int:
-    with stdout_for_result():  # Airflow's warnings (connection lookups, the masker) would go to stdout
-        report = _run_clean(args)
+    report = _run_clean(args)  # Airflow's warnings go to stderr: cli.main keeps stdout for args.results
     summary = report.as_dict()
     if args.json:
-        json.dump(summary, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        json.dump(summary, args.results, indent=2)
+        args.results.write("\n")
     else:
-        print(format_summary(report.title(), summary))
+        print(format_summary(report.title(), summary), file=args.results)
     print(f"platform-kit logs clean: {report.outcome_line()}", file=sys.stderr)
     return 1 if report.errors else 0
 
@@ -229,32 +227,30 @@ def _lifecycle(args: argparse.Namespace) -> int:
     if args.apply:
         from platform_kit.storage.clients import open_store
 
-        with stdout_for_result():
-            store, _ = open_store(
-                plan.location, aws_conn_id=args.aws_conn_id, google_conn_id=args.google_conn_id
-            )
-            store.check_bucket()
-            applied = apply_lifecycle(store, plan)
+        store, _ = open_store(plan.location, aws_conn_id=args.aws_conn_id, google_conn_id=args.google_conn_id)
+        store.check_bucket()
+        applied = apply_lifecycle(store, plan)
         result.update(
             applied=True, kept_rules=applied["kept_rules"], replaced_rules=applied["replaced_rules"]
         )
         result["notes"] = [*plan.notes, *applied["notes"]]
     if args.json:
-        json.dump(result, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        json.dump(result, args.results, indent=2)
+        args.results.write("\n")
         return 0
     state = (
         f"applied; the bucket's {result['kept_rules']} other rules kept"
         if args.apply
         else "not applied: run again with --apply to set it"
     )
-    print(f"Lifecycle rules for {plan.location} ({state}):")
-    print(json.dumps(plan.rules, indent=2))
-    print("What these rules cannot do that `platform-kit logs clean` does:")
+    out = args.results
+    print(f"Lifecycle rules for {plan.location} ({state}):", file=out)
+    print(json.dumps(plan.rules, indent=2), file=out)
+    print("What these rules cannot do that `platform-kit logs clean` does:", file=out)
     for line in plan.cannot_express:
-        print(f"  - {line}")
+        print(f"  - {line}", file=out)
     if result["notes"]:
-        print("Notes:")
+        print("Notes:", file=out)
         for line in result["notes"]:
-            print(f"  - {line}")
+            print(f"  - {line}", file=out)
     return 0
