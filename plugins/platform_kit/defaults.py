@@ -23,6 +23,19 @@ KEEP_DAILY = 7
 KEEP_WEEKLY = 4
 KEEP_MONTHLY = 6
 
+# --- Object storage (S3 and GCS) ------------------------------------------------------------------------
+# An endpoint that accepts connections but never answers must fail a call in about a minute, not hang for
+# three: each request gets these timeouts and the whole call at most this many attempts. urllib3 also uses
+# the connect timeout while it sends a request body, so one upload part (>= 8 MiB) or GCS chunk (16 MiB)
+# must leave within it: links slower than ~1 MB/s raise it (S3: connection extra ``config_kwargs``).
+STORAGE_CONNECT_TIMEOUT_SECONDS = 20
+STORAGE_READ_TIMEOUT_SECONDS = 20
+STORAGE_ATTEMPTS = 3
+#: How long an interrupted or failed upload waits for the endpoint to confirm the abort before giving up
+#: (the bucket's AbortIncompleteMultipartUpload rule then removes the parts). A healthy endpoint answers
+#: in well under a second; Airflow kills a task 5 s after SIGTERM whatever this says.
+STORAGE_ABORT_WAIT_SECONDS = 10
+
 # --- Metadata DB backup ---------------------------------------------------------------------------------
 #: Tables whose rows are not dumped (their definitions are): core's archive and moved-rows tables.
 BACKUP_EXCLUDE_TABLE_DATA = ("_airflow_deleted__*", "_airflow_moved__*")

@@ -3,12 +3,22 @@
 A store is bound to one bucket. Keys are full object keys in that bucket (build them with
 :meth:`platform_kit.storage.url.StorageURL.key`). Writers hash as they go, so the SHA-256 and size of an
 object are known the moment it is committed without reading it back.
+
+Writes can be conditional, so two runs never overwrite each other's objects:
+
+* ``if_absent=True`` creates the object only if no object has that key (S3 ``If-None-Match: *``,
+  GCS ``ifGenerationMatch=0``);
+* ``if_version=v`` replaces the object only if it is still the version read earlier (S3 ``If-Match``
+  with the ETag, GCS ``ifGenerationMatch`` with the generation); a deleted object fails too.
+
+A lost condition raises :class:`~platform_kit.exceptions.StorageConflictError` and nothing is written.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +27,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import BinaryIO, Protocol
 
+from platform_kit.defaults import STORAGE_ABORT_WAIT_SECONDS
 from platform_kit.exceptions import PlatformKitError, StorageError
 from platform_kit.storage.url import StorageURL
 from platform_kit.utils import one_line
@@ -30,12 +41,14 @@ COPY_CHUNK = 1 * MiB
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """An object in a bucket. ``sha256`` is set only by writers (computed in-stream)."""
+    """An object in a bucket. ``sha256`` is set only by writers (computed in-stream); ``version`` (S3 ETag,
+    GCS generation) by :meth:`ObjectStore.head` and :meth:`ObjectStore.read_versioned`."""
 
     key: str
     size: int
     updated: datetime | None = None
     sha256: str | None = None
+    version: str | None = None
 
 
 class Readable(Protocol):
@@ -134,16 +147,43 @@ class ObjectWriter(ABC):
         self._state = "committed"
         return ObjectInfo(self.key, self.size, sha256=self.sha256)
 
-    def abort(self) -> None:
-        """Discard everything written so far. Safe to call more than once; never raises."""
+    def abort(self) -> bool:
+        """Discard everything written so far. Safe to call more than once; never raises.
+
+        The endpoint gets :data:`~platform_kit.defaults.STORAGE_ABORT_WAIT_SECONDS` to confirm: the abort
+        runs in a daemon thread, so an endpoint that stopped answering (often the reason we abort) cannot
+        hold up the error, a SIGTERM cleanup or the process exit.
+
+        :returns: whether the endpoint confirmed the abort (nothing was committed either way).
+        """
         if self._state != "open":
-            return
+            return self._state == "aborted"
         self._state = "aborted"
-        try:
-            self._abort()
-        except Exception as exc:
+        failure: list[BaseException] = []
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                self._abort()
+            except Exception as exc:
+                failure.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name=f"abort-{self.key}", daemon=True).start()
+        if not done.wait(STORAGE_ABORT_WAIT_SECONDS):
+            failure.append(TimeoutError(f"no answer within {STORAGE_ABORT_WAIT_SECONDS} s"))
+        if failure:
             # The endpoint may be the thing that failed; a lifecycle rule cleans up what we could not.
-            log.warning("could not abort the upload of %s (%s); nothing was committed", self.key, exc)
+            log.warning(
+                "could not abort the upload of %s (%s); nothing was committed, the bucket's "
+                "AbortIncompleteMultipartUpload rule removes what is left",
+                self.key,
+                one_line(failure[0]),
+            )
+            self._state = "abandoned"
+            return False
+        return True
 
     def __enter__(self) -> ObjectWriter:
         return self
@@ -188,16 +228,41 @@ class ObjectStore(ABC):
     def root(self) -> StorageURL:
         return StorageURL(self.scheme, self.bucket)
 
-    def open_writer(self, key: str, *, expected_size: int | None = None) -> ObjectWriter:
+    def open_writer(
+        self, key: str, *, expected_size: int | None = None, if_absent: bool = False
+    ) -> ObjectWriter:
         """Start a streaming upload of ``key``.
 
         :param expected_size: a generous estimate of the final size in bytes (e.g. the database size);
             S3 uses it to choose a part size that stays within 10,000 parts. Unknown is fine.
+        :param if_absent: commit only if no object ``key`` exists by then; otherwise the upload is
+            discarded and :class:`StorageConflictError` raised.
         """
         with translated_errors(self.translate_error):
-            writer = self._open_writer(key, expected_size=expected_size)
+            writer = self._open_writer(key, expected_size=expected_size, if_absent=if_absent)
         writer.translate_error = self.translate_error
         return writer
+
+    def put_bytes(
+        self, key: str, data: bytes, *, if_absent: bool = False, if_version: str | None = None
+    ) -> ObjectInfo:
+        """Upload a small object (a manifest, an export) in one request.
+
+        :param if_absent: create only, never replace (see the module docstring).
+        :param if_version: replace only this version of the object (from :meth:`head` or
+            :meth:`read_versioned`).
+        :raises StorageConflictError: the condition did not hold; nothing was written.
+        """
+        with translated_errors(self.translate_error):
+            return self._put_bytes(key, data, if_absent=if_absent, if_version=if_version)
+
+    def read_versioned(self, key: str) -> tuple[bytes, str | None]:
+        """A small object's bytes and the version they belong to (for a later ``if_version`` write).
+
+        :raises StorageError: the object does not exist.
+        """
+        with translated_errors(self.translate_error):
+            return self._read_versioned(key)
 
     def open_reader(self, key: str) -> BinaryIO:
         """A file-like object streaming ``key`` (``read(n)``, ``close()``); nothing is held in memory."""
@@ -214,7 +279,7 @@ class ObjectStore(ABC):
             yield from self._list(prefix)
 
     def head(self, key: str) -> ObjectInfo | None:
-        """The object's size and time, or ``None`` if it does not exist."""
+        """The object's size, time and version, or ``None`` if it does not exist."""
         with translated_errors(self.translate_error):
             return self._head(key)
 
@@ -266,13 +331,14 @@ class ObjectStore(ABC):
         with translated_errors(self.translate_error):
             self._check_bucket()
 
-    def put_bytes(self, key: str, data: bytes) -> ObjectInfo:
-        """Upload a small object in one go (e.g. a manifest)."""
-        with translated_errors(self.translate_error):
-            return self._put_bytes(key, data)
+    @abstractmethod
+    def _open_writer(self, key: str, *, expected_size: int | None, if_absent: bool) -> ObjectWriter: ...
 
     @abstractmethod
-    def _open_writer(self, key: str, *, expected_size: int | None) -> ObjectWriter: ...
+    def _put_bytes(self, key: str, data: bytes, *, if_absent: bool, if_version: str | None) -> ObjectInfo: ...
+
+    @abstractmethod
+    def _read_versioned(self, key: str) -> tuple[bytes, str | None]: ...
 
     @abstractmethod
     def _open_reader(self, key: str) -> BinaryIO: ...
@@ -301,23 +367,20 @@ class ObjectStore(ABC):
     @abstractmethod
     def _put_lifecycle(self, config: dict) -> None: ...
 
-    def _put_bytes(self, key: str, data: bytes) -> ObjectInfo:
-        with self.open_writer(key, expected_size=len(data)) as writer:
-            writer.write(data)
-        return ObjectInfo(key, writer.size, sha256=writer.sha256)
-
     def get_bytes(self, key: str) -> bytes:
         """Download a small object into memory."""
         with self.open_reader(key) as reader:
             return reader.read()
 
-    def upload_stream(self, key: str, source: Readable, *, expected_size: int | None = None) -> ObjectInfo:
+    def upload_stream(
+        self, key: str, source: Readable, *, expected_size: int | None = None, if_absent: bool = False
+    ) -> ObjectInfo:
         """Copy ``source`` to ``key`` until EOF; abort the upload if reading or writing raises.
 
         ``source.read`` raising (e.g. a producer process that failed) is what keeps a truncated
-        stream from ever becoming an object.
+        stream from ever becoming an object. ``if_absent`` as in :meth:`open_writer`.
         """
-        with self.open_writer(key, expected_size=expected_size) as writer:
+        with self.open_writer(key, expected_size=expected_size, if_absent=if_absent) as writer:
             while chunk := source.read(COPY_CHUNK):
                 writer.write(chunk)
         return ObjectInfo(key, writer.size, sha256=writer.sha256)

@@ -3,7 +3,9 @@
 * S3: the ``aws`` connection through ``S3Hook`` (so ``endpoint_url``, ``region_name``, ``config_kwargs``
   and role settings in its extra apply). For S3-compatible stores that reject boto3's default CRC
   checksums (MinIO, B2, OVH...), set ``request_checksum_calculation: "when_required"`` in the extra (or
-  pass it here); ``response_checksum_validation`` follows it unless set too.
+  pass it here); ``response_checksum_validation`` follows it unless set too. Timeouts and attempts
+  default to :data:`~platform_kit.defaults.STORAGE_CONNECT_TIMEOUT_SECONDS` and friends (botocore's own
+  defaults let a silent endpoint hang a call for minutes); ``config_kwargs`` in the extra override them.
 * GCS: the ``google_cloud_platform`` connection through ``GCSHook``. When the connection's extra has
   ``emulator_host`` (or the environment has ``STORAGE_EMULATOR_HOST``) the client talks to that endpoint
   with anonymous credentials instead; ``project`` comes from the extra.
@@ -22,7 +24,13 @@ import os
 from typing import Any
 
 from platform_kit.connections import AWS_CONN_TYPES, GOOGLE_CONN_TYPES, get_connection
-from platform_kit.defaults import AWS_CONN_ID, GOOGLE_CONN_ID
+from platform_kit.defaults import (
+    AWS_CONN_ID,
+    GOOGLE_CONN_ID,
+    STORAGE_ATTEMPTS,
+    STORAGE_CONNECT_TIMEOUT_SECONDS,
+    STORAGE_READ_TIMEOUT_SECONDS,
+)
 from platform_kit.exceptions import StorageError
 from platform_kit.storage.base import ErrorTranslator, ObjectStore, translated_errors
 from platform_kit.storage.url import StorageURL, parse_url
@@ -65,7 +73,12 @@ def s3_client(
         if conn is None:
             aws_conn_id = None  # boto3's own credential chain, without the hook's "switching to empty"
     hook = S3Hook(aws_conn_id=aws_conn_id)
-    config = hook.config
+    bounded = botocore.config.Config(
+        connect_timeout=STORAGE_CONNECT_TIMEOUT_SECONDS,
+        read_timeout=STORAGE_READ_TIMEOUT_SECONDS,
+        retries={"max_attempts": STORAGE_ATTEMPTS, "mode": "standard"},
+    )
+    config = bounded.merge(hook.config)  # what the connection's config_kwargs say wins
     checksum = request_checksum_calculation or extra.get("request_checksum_calculation")
     if checksum:
         validation = extra.get("response_checksum_validation", checksum)

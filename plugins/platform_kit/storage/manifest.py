@@ -5,16 +5,24 @@ Layout under a destination prefix::
     <prefix>/<set id>/<payload objects...>
     <prefix>/<set id>/manifest.json        <- written LAST
 
-A set id is the UTC start time, ``YYYYMMDDTHHMMSSZ``, so ids sort and parse as timestamps. A set without
-a manifest is incomplete (an upload in progress or one that died) and is never treated as a backup. The
-manifest lists every payload object with its size and SHA-256 (computed while streaming), plus whatever
-facts the producer adds. A later verification step records its result in ``verification``; only sets
+A set id is the UTC start time plus a random token, ``YYYYMMDDTHHMMSSZ-1a2b3c4d`` (:func:`run_set_id`), so
+ids sort and parse as timestamps and two runs started in the same second still get sets of their own.
+Ids without the token (older sets, or ones a caller names) are read the same way. A run creates every
+object of its set with a create-only write, so even a caller that names an existing set cannot overwrite
+another run's objects.
+
+A set without a manifest is incomplete (an upload in progress or one that died) and is never treated as a
+backup. The manifest lists every payload object with its size and SHA-256 (computed while streaming), plus
+whatever facts the producer adds. A later verification step records its result in ``verification``,
+replacing exactly the manifest version it read (so a set deleted meanwhile is not brought back); only sets
 whose manifest says ``verification.ok`` count as verified backups (retention works on those only).
 """
 
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,15 +37,34 @@ MANIFEST_FORMAT = "platform-kit-manifest/1"
 SET_ID_FORMAT = "%Y%m%dT%H%M%SZ"
 
 
+#: A set id: the timestamp, optionally followed by ``-`` and the run's random token.
+_SET_ID_RE = re.compile(r"^(\d{8}T\d{6}Z)(?:-[0-9a-z]{1,32})?$")
+
+
 def new_set_id(now: datetime | None = None) -> str:
-    """The set id for a backup started at ``now`` (default: the current UTC time)."""
+    """The bare timestamp id for ``now`` (default: the current UTC time), e.g. ``20260101T020000Z``.
+
+    Runs use :func:`run_set_id`; this one is for ids that must be reproducible (tests, lookups).
+    """
     return (now or datetime.now(UTC)).astimezone(UTC).strftime(SET_ID_FORMAT)
 
 
+def run_set_id(now: datetime | None = None) -> str:
+    """A set id of one's own for a run started at ``now``: ``20260101T020000Z-1a2b3c4d``.
+
+    The 32 random bits keep two runs of the same second apart; the create-only writes make even a
+    collision fail loudly instead of mixing two runs' objects.
+    """
+    return f"{new_set_id(now)}-{secrets.token_hex(4)}"
+
+
 def parse_set_id(set_id: str) -> datetime | None:
-    """The UTC timestamp encoded in a set id, or ``None`` if it is not one."""
+    """The UTC timestamp encoded in a set id (with or without the run token), or ``None``."""
+    match = _SET_ID_RE.match(set_id)
+    if not match:
+        return None
     try:
-        return datetime.strptime(set_id, SET_ID_FORMAT).replace(tzinfo=UTC)
+        return datetime.strptime(match.group(1), SET_ID_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         return None
 
@@ -55,11 +82,45 @@ def build_manifest(kind: str, set_id: str, objects: Iterable[ObjectInfo], **fact
     return {"format": MANIFEST_FORMAT, "kind": kind, "set_id": set_id, "objects": entries, **facts}
 
 
-def write_manifest(store: ObjectStore, set_url: StorageURL, manifest: Mapping[str, Any]) -> ObjectInfo:
-    """Write (or replace) ``manifest.json`` in ``set_url``. Call it only after every payload object is
-    committed: its presence is what marks the set complete."""
+def write_manifest(
+    store: ObjectStore,
+    set_url: StorageURL,
+    manifest: Mapping[str, Any],
+    *,
+    create: bool = False,
+    replace_version: str | None = None,
+) -> ObjectInfo:
+    """Write ``manifest.json`` in ``set_url``. Call it only after every payload object is committed: its
+    presence is what marks the set complete.
+
+    :param create: the run's own first manifest: fail rather than replace one that exists.
+    :param replace_version: replace only this version of the manifest (from
+        :func:`read_manifest_and_version`); a manifest changed or deleted meanwhile is left alone.
+    :raises StorageConflictError: the condition did not hold; nothing was written.
+    """
     body = json.dumps(manifest, indent=2, sort_keys=False, default=str).encode()
-    return store.put_bytes(set_url.key(MANIFEST_NAME), body)
+    return store.put_bytes(set_url.key(MANIFEST_NAME), body, if_absent=create, if_version=replace_version)
+
+
+def read_manifest_and_version(store: ObjectStore, set_url: StorageURL) -> tuple[dict[str, Any], str | None]:
+    """The manifest of ``set_url`` and the version it was read at (for ``replace_version``).
+
+    :raises StorageError: missing or not a platform-kit manifest.
+    """
+    key = set_url.key(MANIFEST_NAME)
+    try:
+        raw, version = store.read_versioned(key)
+    except StorageError as exc:
+        raise StorageError(
+            f"no {MANIFEST_NAME} in {set_url}; the backup is incomplete or the URL does not name a backup set"
+        ) from exc
+    try:
+        manifest = json.loads(raw)
+    except ValueError as exc:
+        raise StorageError(f"{set_url.url_for(key)} is not valid JSON; the set cannot be trusted") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        raise StorageError(f"{set_url.url_for(key)} is not a {MANIFEST_FORMAT} manifest")
+    return manifest, version
 
 
 def read_manifest(store: ObjectStore, set_url: StorageURL) -> dict[str, Any]:
@@ -67,18 +128,7 @@ def read_manifest(store: ObjectStore, set_url: StorageURL) -> dict[str, Any]:
 
     :raises StorageError: missing or not a platform-kit manifest.
     """
-    key = set_url.key(MANIFEST_NAME)
-    if store.head(key) is None:
-        raise StorageError(
-            f"no {MANIFEST_NAME} in {set_url}; the backup is incomplete or the URL does not name a backup set"
-        )
-    try:
-        manifest = json.loads(store.get_bytes(key))
-    except ValueError as exc:
-        raise StorageError(f"{set_url.url_for(key)} is not valid JSON; the set cannot be trusted") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-        raise StorageError(f"{set_url.url_for(key)} is not a {MANIFEST_FORMAT} manifest")
-    return manifest
+    return read_manifest_and_version(store, set_url)[0]
 
 
 def is_verified(manifest: Mapping[str, Any] | None) -> bool:

@@ -4,6 +4,12 @@ Only sets with a verified manifest take part. Incomplete sets (no manifest), unv
 whose time cannot be parsed are neither counted nor deleted: they are reported as ``ignored`` so an
 operator can look at them. The newest verified set is always kept, whatever the counts.
 
+Retention never races a running backup: a set still being written or verified has no verified manifest
+yet, so it is ignored; the run applying retention passes its own set in ``protect`` (it may be older
+than a set another run finished meanwhile, and must not delete what it is about to report); and a set is
+deleted manifest first, so a verification finishing on it meanwhile cannot write its manifest back
+(:func:`~platform_kit.storage.manifest.write_manifest` replaces only the version it read).
+
 The policy works like restic's ``--keep-daily/--keep-weekly/--keep-monthly``: walking from newest to
 oldest, a set is kept for "daily" if it is the newest one of a calendar day (UTC) not yet seen, until N
 days are kept; likewise per ISO week and per month. A set kept by any rule stays.
@@ -11,7 +17,7 @@ days are kept; likewise per ISO week and per month. A set kept by any rule stays
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -54,12 +60,21 @@ _BUCKETS: dict[str, Callable[[datetime], tuple]] = {
 }
 
 
-def plan_retention(sets: Sequence[BackupSet], policy: RetentionPolicy) -> RetentionPlan:
-    """Decide, without touching storage, which sets to keep and which to delete."""
+def plan_retention(
+    sets: Sequence[BackupSet], policy: RetentionPolicy, *, protect: Collection[str] = ()
+) -> RetentionPlan:
+    """Decide, without touching storage, which sets to keep and which to delete.
+
+    :param protect: set ids never deleted (the running backup's own set), kept as ``"this run"``.
+    """
     plan = RetentionPlan()
     candidates: list[BackupSet] = []
     for backup in sets:
-        if not backup.complete:
+        if backup.set_id in protect:
+            plan.keep[backup.set_id] = ["this run"]
+            if backup.verified and backup.timestamp is not None:
+                candidates.append(backup)  # still counts towards the policy
+        elif not backup.complete:
             plan.ignored[backup.set_id] = "incomplete (no manifest)"
         elif not backup.verified:
             plan.ignored[backup.set_id] = "not verified"
@@ -70,7 +85,7 @@ def plan_retention(sets: Sequence[BackupSet], policy: RetentionPolicy) -> Retent
     candidates.sort(key=lambda s: (s.timestamp, s.set_id), reverse=True)
     if not candidates:
         return plan
-    plan.keep[candidates[0].set_id] = ["newest verified"]
+    plan.keep.setdefault(candidates[0].set_id, []).append("newest verified")
     for rule, bucket_of in _BUCKETS.items():
         limit = getattr(policy, rule)
         seen: list[tuple] = []
@@ -87,15 +102,22 @@ def plan_retention(sets: Sequence[BackupSet], policy: RetentionPolicy) -> Retent
 
 
 def apply_retention(
-    store: ObjectStore, url: StorageURL, policy: RetentionPolicy, *, dry_run: bool = True
+    store: ObjectStore,
+    url: StorageURL,
+    policy: RetentionPolicy,
+    *,
+    dry_run: bool = True,
+    protect: Collection[str] = (),
 ) -> dict[str, Any]:
     """List the sets under ``url``, plan retention and, unless ``dry_run``, delete what the plan drops.
+
+    :param protect: set ids never deleted: the caller's own set (see the module docstring).
 
     :returns: a summary: ``kept`` (id -> reasons), ``deleted`` or ``would_delete`` (ids), ``ignored``,
         ``objects_deleted`` and ``bytes_freed``.
     """
     sets = list_sets(store, url)
-    plan = plan_retention(sets, policy)
+    plan = plan_retention(sets, policy, protect=protect)
     by_id = {s.set_id: s for s in sets}
     freed = sum(by_id[i].size for i in plan.delete)
     objects = 0

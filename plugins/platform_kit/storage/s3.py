@@ -1,14 +1,22 @@
-"""S3 (and S3-compatible) store: multipart streaming uploads that abort on any error."""
+"""S3 (and S3-compatible) store: multipart streaming uploads that abort on any error.
+
+Conditional writes use S3's ``If-None-Match: *`` (create only) and ``If-Match: <ETag>`` (replace only that
+version) on ``PutObject`` and ``CompleteMultipartUpload``. An S3-compatible store that answers
+``NotImplemented`` to them gets the write without the condition, with a warning: the unique set names
+the backups and exports use still keep two runs apart there.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
-from platform_kit.exceptions import StorageError
+from platform_kit.defaults import STORAGE_ABORT_WAIT_SECONDS
+from platform_kit.exceptions import StorageConflictError, StorageError
 from platform_kit.storage.base import ErrorTranslator, MiB, ObjectInfo, ObjectStore, ObjectWriter
 from platform_kit.utils import one_line
 
@@ -38,14 +46,78 @@ def _grown_part_size(base: int, part_number: int) -> int:
     return min(MAX_PART_SIZE, base * 2 ** ((part_number - 8_000) // 250 + 1))
 
 
+#: Error codes of a conditional write that lost (412), or of two conditional writes racing (409).
+_CONFLICT_CODES = ("PreconditionFailed", "412", "ConditionalRequestConflict", "409", "NoSuchKey")
+
+
+def error_code(exc: BaseException) -> str:
+    """The S3 error code of a botocore ``ClientError`` (``"NoSuchBucket"``, ``"403"``...), else ``""``."""
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def conditional(call: Callable[..., Any], conditions: dict[str, str], what: str, **kwargs: Any) -> Any:
+    """``call(**kwargs, **conditions)``, with a lost condition as :class:`StorageConflictError`.
+
+    :param what: the object's URL, for the message.
+    """
+    try:
+        return call(**kwargs, **conditions)
+    except Exception as exc:
+        code = error_code(exc)
+        if conditions and code in _CONFLICT_CODES:
+            if "IfNoneMatch" in conditions:
+                raise StorageConflictError(
+                    f"{what} already exists: another run wrote it first, and this run never overwrites it"
+                ) from exc
+            raise StorageConflictError(
+                f"{what} was changed or deleted by someone else since it was read; nothing was written"
+            ) from exc
+        if conditions and code in ("NotImplemented", "501"):
+            log.warning(
+                "%s: this S3-compatible store does not support conditional writes (%s); writing without "
+                "the condition (unique set names still keep concurrent runs apart)",
+                what,
+                code,
+            )
+            return call(**kwargs)
+        raise
+
+
+class _PartUpload:
+    """One part uploading in a daemon thread, so a hung endpoint cannot hold up the process exit."""
+
+    def __init__(self, upload: Callable[[], None]) -> None:
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(upload,), name="s3-part", daemon=True)
+        self._thread.start()
+
+    def _run(self, upload: Callable[[], None]) -> None:
+        try:
+            upload()
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def result(self) -> None:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+
+
 class S3Writer(ObjectWriter):
     """Buffers one part while the previous one uploads in a background thread (at most two parts in
     memory). Objects smaller than one part are sent with a single ``PutObject``."""
 
-    def __init__(self, client: Any, bucket: str, key: str, part_size: int) -> None:
+    def __init__(
+        self, client: Any, bucket: str, key: str, part_size: int, *, if_absent: bool = False
+    ) -> None:
         super().__init__(key)
         self._client = client
         self._bucket = bucket
+        self._conditions = {"IfNoneMatch": "*"} if if_absent else {}
         self._base_part_size = part_size
         # Incoming chunks of the part being filled, joined once per part (a bytearray that is sliced and
         # copied per part would hold two extra part-sized copies at the peak).
@@ -53,8 +125,7 @@ class S3Writer(ObjectWriter):
         self._buffered = 0
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
-        self._pending: Future | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._pending: _PartUpload | None = None
 
     def _next_part_size(self) -> int:
         return _grown_part_size(self._base_part_size, len(self._parts) + 1)
@@ -73,11 +144,13 @@ class S3Writer(ObjectWriter):
         self._chunks, self._buffered = [], 0
         return part
 
+    def _url(self) -> str:
+        return f"s3://{self._bucket}/{self.key}"
+
     def _send_part(self, part: bytes) -> None:
         if self._upload_id is None:
             response = self._client.create_multipart_upload(Bucket=self._bucket, Key=self.key)
             self._upload_id = response["UploadId"]
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
         self._wait_pending()
         number = len(self._parts) + 1
         if number > MAX_PARTS:
@@ -85,8 +158,7 @@ class S3Writer(ObjectWriter):
                 f"upload of {self.key} would exceed {MAX_PARTS} parts; pass a larger expected size"
             )
         self._parts.append({"PartNumber": number})
-        assert self._executor is not None
-        self._pending = self._executor.submit(self._upload_part, number, part)
+        self._pending = _PartUpload(lambda: self._upload_part(number, part))
 
     def _upload_part(self, number: int, part: bytes) -> None:
         response = self._client.upload_part(
@@ -101,42 +173,44 @@ class S3Writer(ObjectWriter):
 
     def _commit(self) -> None:
         if self._upload_id is None:
-            self._client.put_object(Bucket=self._bucket, Key=self.key, Body=self._take_buffer())
+            conditional(
+                self._client.put_object,
+                self._conditions,
+                self._url(),
+                Bucket=self._bucket,
+                Key=self.key,
+                Body=self._take_buffer(),
+            )
             return
         if self._buffered:
             self._send_part(self._take_buffer())
         self._wait_pending()
-        self._client.complete_multipart_upload(
+        conditional(
+            self._client.complete_multipart_upload,
+            self._conditions,
+            self._url(),
             Bucket=self._bucket,
             Key=self.key,
             UploadId=self._upload_id,
             MultipartUpload={"Parts": self._parts},
         )
-        self._shutdown()
 
     def _abort(self) -> None:
         self._chunks, self._buffered = [], 0
-        try:
-            if self._pending is not None:
-                self._pending.exception()
-        finally:
-            self._pending = None
-            self._shutdown()
-            if self._upload_id is not None:
+        if self._upload_id is None:
+            return
+        # Abort first, without waiting for a part still in flight (it may be what hangs). S3 may still
+        # store a part that was uploading meanwhile, so once that part is done the abort is repeated.
+        self._client.abort_multipart_upload(Bucket=self._bucket, Key=self.key, UploadId=self._upload_id)
+        pending, self._pending = self._pending, None
+        if pending is not None and pending.done.wait(STORAGE_ABORT_WAIT_SECONDS) and pending.error is None:
+            try:
                 self._client.abort_multipart_upload(
                     Bucket=self._bucket, Key=self.key, UploadId=self._upload_id
                 )
-
-    def _shutdown(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-
-
-def error_code(exc: BaseException) -> str:
-    """The S3 error code of a botocore ``ClientError`` (``"NoSuchBucket"``, ``"403"``...), else ``""``."""
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
+            except Exception as exc:
+                if error_code(exc) not in ("NoSuchUpload", "404"):
+                    raise
 
 
 class S3Store(ObjectStore):
@@ -151,11 +225,35 @@ class S3Store(ObjectStore):
         super().__init__(bucket, translate_error=translate_error)
         self.client = client
 
-    def _open_writer(self, key: str, *, expected_size: int | None) -> S3Writer:
-        return S3Writer(self.client, self.bucket, key, choose_part_size(expected_size))
+    def _open_writer(self, key: str, *, expected_size: int | None, if_absent: bool) -> S3Writer:
+        return S3Writer(self.client, self.bucket, key, choose_part_size(expected_size), if_absent=if_absent)
+
+    def _put_bytes(self, key: str, data: bytes, *, if_absent: bool, if_version: str | None) -> ObjectInfo:
+        conditions = {"IfNoneMatch": "*"} if if_absent else {}
+        if if_version is not None:
+            conditions["IfMatch"] = if_version
+        response = conditional(
+            self.client.put_object, conditions, self.root.url_for(key), Bucket=self.bucket, Key=key, Body=data
+        )
+        return ObjectInfo(
+            key, len(data), sha256=hashlib.sha256(data).hexdigest(), version=response.get("ETag")
+        )
 
     def _open_reader(self, key: str) -> BinaryIO:
         return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]  # streamed, never buffered
+
+    def _read_versioned(self, key: str) -> tuple[bytes, str | None]:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except Exception as exc:
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                raise StorageError(f"{self.root.url_for(key)} does not exist") from exc
+            raise
+        body = response["Body"]
+        try:
+            return body.read(), response.get("ETag")
+        finally:
+            body.close()
 
     def _list(self, prefix: str) -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -170,7 +268,9 @@ class S3Store(ObjectStore):
             if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
-        return ObjectInfo(key, int(response["ContentLength"]), response.get("LastModified"))
+        return ObjectInfo(
+            key, int(response["ContentLength"]), response.get("LastModified"), version=response.get("ETag")
+        )
 
     def _delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
