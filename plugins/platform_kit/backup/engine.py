@@ -3,6 +3,11 @@
 The dump and the row counts in the manifest come from the same MVCC snapshot: we open a repeatable-read
 transaction, export its snapshot, hand it to ``pg_dump --snapshot`` and count rows in that transaction.
 The restore test can therefore demand exact equality for every table.
+
+Each run owns its set: a unique id (:func:`~platform_kit.storage.run_set_id`) and create-only writes of
+the dump and the manifest, so two runs started in the same second (a scheduled run and a manual
+pre-upgrade backup) each get their own complete set, and a run never reports an object it did not write.
+SIGTERM/SIGINT (:mod:`platform_kit.interrupts`) stop ``pg_dump`` and abort the upload on the way out.
 """
 
 from __future__ import annotations
@@ -34,14 +39,15 @@ from platform_kit.defaults import (
     BACKUP_EXCLUDE_TABLE_DATA,
     BACKUP_LOCK_WAIT_TIMEOUT_SECONDS,
 )
-from platform_kit.exceptions import BackupError
+from platform_kit.exceptions import BackupError, RunInterrupted, StorageConflictError
+from platform_kit.interrupts import note_cleanup
 from platform_kit.storage import (
     MANIFEST_NAME,
     ObjectStore,
     StorageError,
     StorageURL,
     build_manifest,
-    new_set_id,
+    run_set_id,
     write_manifest,
 )
 from platform_kit.utils import one_line
@@ -262,19 +268,21 @@ def create_backup(
     :param pg_bin_dir: directory holding pg_dump (default: ``PATH``).
     :param check_destination: also run the bucket and write-probe checks (a DAG runs them in its own
         preflight task and skips them here); the client/server checks always run.
-    :param set_id: override the set id (default: the start time).
+    :param set_id: override the set id (default: the start time and a random token, unique per run).
     :returns: the manifest as written.
-    :raises BackupError: nothing was committed (the upload was aborted, no manifest exists).
+    :raises BackupError: nothing was committed (the upload was aborted, no manifest exists), or the set
+        already holds another run's objects (they are left untouched).
+    :raises RunInterrupted: SIGTERM/SIGINT; pg_dump was stopped and the upload aborted first.
     """
     options = options or DumpOptions()
     facts = preflight(source, store if check_destination else None, dest, pg_bin_dir=pg_bin_dir)
     started = datetime.now(UTC)
-    set_id = set_id or new_set_id(started)
+    set_id = set_id or run_set_id(started)
     set_url = dest.child(set_id)
-    if store.head(set_url.key(MANIFEST_NAME)) is not None:
-        raise BackupError(f"{set_url} already holds a backup; wait a second and rerun")
-    fernet = fernet_facts()
     dump_key = set_url.key(DUMP_NAME)
+    if store.head(set_url.key(MANIFEST_NAME)) is not None or store.head(dump_key) is not None:
+        raise BackupError(f"{set_url} already holds another run's backup; it was left untouched")
+    fernet = fernet_facts()
     log.info("backing up %s to %s", source.describe(), set_url.url_for(dump_key))
 
     with source.connect(autocommit=False) as snap_conn:
@@ -288,12 +296,16 @@ def create_backup(
         t0 = time.monotonic()
         counter.start()
         try:
-            info = store.upload_stream(dump_key, stream, expected_size=facts["database_size"])
+            info = store.upload_stream(dump_key, stream, expected_size=facts["database_size"], if_absent=True)
         except BaseException as exc:
             stream.kill()
             with contextlib.suppress(Exception):
                 snap_conn.cancel_safe()  # stop counting rows for a dump that will not exist
             counter.wait()
+            note_cleanup(exc, "pg_dump stopped")
+            note_cleanup(exc, f"upload to {set_url.url_for(dump_key)} aborted, nothing committed")
+            if isinstance(exc, KeyboardInterrupt):
+                raise
             if counter.failed_first():
                 # The counter's failure aborted the snapshot, so pg_dump's own error ("could not import
                 # the requested snapshot") would hide the cause, e.g. a table the role may not read.
@@ -301,7 +313,9 @@ def create_backup(
                     f"reading the tables failed ({one_line(counter.error)}); give the role read access "
                     "to every table (pg_read_all_data on PostgreSQL 14+) - nothing was committed"
                 ) from exc
-            if isinstance(exc, BackupError | KeyboardInterrupt):
+            if isinstance(exc, StorageConflictError):
+                raise BackupError(f"{exc}; nothing of this run was committed") from exc
+            if isinstance(exc, BackupError):
                 raise
             raise BackupError(
                 f"upload to {set_url.url_for(dump_key)} failed ({one_line(exc)}); nothing was committed - "
@@ -312,8 +326,9 @@ def create_backup(
         try:
             counter.join()
             snap_conn.rollback()
-        except Exception:
+        except BaseException as exc:
             _discard(store, dump_key)
+            note_cleanup(exc, "the dump had no manifest yet and was removed")
             raise
         dump_seconds = time.monotonic() - t0
 
@@ -345,7 +360,16 @@ def create_backup(
         verification=None,
     )
     try:
-        write_manifest(store, set_url, manifest)
+        write_manifest(store, set_url, manifest, create=True)
+    except StorageConflictError as exc:
+        # Another writer's manifest is in the set: neither it nor the dump is ours to remove any more.
+        raise BackupError(
+            f"{exc}; this run's dump {set_url.url_for(dump_key)} has no manifest of its own"
+        ) from exc
+    except RunInterrupted as exc:
+        _discard(store, dump_key)
+        exc.note("the dump had no manifest yet and was removed")
+        raise
     except Exception as exc:
         _discard(store, dump_key)
         raise BackupError(

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,6 +21,51 @@ TABLES_SQL = (
     " WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
     " AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1, 2"
 )
+
+
+#: Every user object a restore could collide with: tables, views, sequences, types and functions in any
+#: schema that is not PostgreSQL's own (``pg_*``, ``information_schema``), minus extension members.
+USER_OBJECTS_SQL = """
+SELECT o.kind, o.nspname, o.name FROM (
+    SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                          WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'foreign table' ELSE 'table' END AS kind,
+           n.nspname, c.relname AS name, c.oid, 'pg_class'::regclass AS catalog
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+    UNION ALL
+    SELECT 'type', n.nspname, t.typname, t.oid, 'pg_type'::regclass
+      FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+     WHERE (t.typtype IN ('e', 'd', 'r', 'm') OR (t.typtype = 'b' AND t.typcategory <> 'A')
+            OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c'))
+    UNION ALL
+    SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END,
+           n.nspname, p.proname, p.oid, 'pg_proc'::regclass
+      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+) o
+WHERE o.nspname NOT LIKE 'pg\\_%' AND o.nspname <> 'information_schema'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                   WHERE d.classid = o.catalog AND d.objid = o.oid AND d.deptype = 'e')
+ORDER BY 1, 2, 3
+"""
+
+
+def user_objects(conn: Any) -> list[tuple[str, str, str]]:
+    """``(kind, schema, name)`` of every user object in the database of ``conn`` (see
+    :data:`USER_OBJECTS_SQL`); empty means a restore cannot collide with anything."""
+    with conn.cursor() as cur:
+        cur.execute(USER_OBJECTS_SQL)
+        return [tuple(row) for row in cur.fetchall()]
+
+
+def server_error(lines: Iterable[str], *, limit: int = 300) -> str | None:
+    """The server's own ``ERROR:`` line in a client's stderr, e.g. ``ERROR: relation "log" already
+    exists``, without the client's prefix and the SQL that follows it; ``None`` if there is none."""
+    for line in lines:
+        at = line.find("ERROR:")
+        if at >= 0:
+            text = " ".join(line[at:].split())
+            return text if len(text) <= limit else text[: limit - 1] + "…"
+    return None
 
 
 def qualified_name(schema: str, name: str) -> str:
@@ -144,7 +190,8 @@ class ProcessStream:
         return self._seen
 
     def stderr_tail(self) -> str:
-        return " | ".join(line for line in self._stderr if line)[-500:]
+        """The server's ``ERROR:`` line if there is one, else the last lines of stderr."""
+        return server_error(self._stderr) or " | ".join(line for line in self._stderr if line)[-500:]
 
     def kill(self) -> None:
         """Stop the process if it still runs (e.g. because the upload failed)."""

@@ -1,4 +1,11 @@
-"""Read a backup back: find it, verify it, restore it (into a target or a scratch database)."""
+"""Read a backup back: find it, verify it, restore it (into a target or a scratch database).
+
+Restore refuses a target holding any user object (tables, views, sequences, types, functions in any
+non-system schema) unless forced. A restore test's scratch database is dropped however the verify ends
+(an error, SIGTERM, SIGINT), and one left behind by a run that was SIGKILLed is dropped by the next verify
+on that server: while a scratch database is in use, its owner's session holds an advisory lock named
+after it, so a scratch database nobody holds a lock on is a leftover.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from platform_kit.backup.engine import MANIFEST_KIND
-from platform_kit.backup.pgtools import TABLES_SQL, count_rows, find_tool, qualified_name
+from platform_kit.backup.pgtools import (
+    TABLES_SQL,
+    count_rows,
+    find_tool,
+    qualified_name,
+    server_error,
+    user_objects,
+)
 from platform_kit.backup.source import PgTarget
-from platform_kit.exceptions import BackupError
+from platform_kit.exceptions import BackupError, StorageConflictError
+from platform_kit.interrupts import note_cleanup
 from platform_kit.storage import (
     MANIFEST_NAME,
     ObjectStore,
@@ -24,12 +39,26 @@ from platform_kit.storage import (
     StorageURL,
     list_sets,
     read_manifest,
+    read_manifest_and_version,
     write_manifest,
 )
 from platform_kit.storage.base import COPY_CHUNK
 from platform_kit.utils import one_line
 
 log = logging.getLogger(__name__)
+
+SCRATCH_PREFIX = "platform_kit_restore_test_"
+#: First key of the advisory lock a restore test holds on its scratch database (the second is the
+#: ``hashtext`` of the name): "pkrt".
+_SCRATCH_LOCK_SPACE = 0x706B7274
+_LEFTOVER_SCRATCH_SQL = """
+SELECT d.datname FROM pg_database d
+ WHERE d.datname LIKE %(pattern)s
+   AND NOT EXISTS (SELECT 1 FROM pg_locks l
+                    WHERE l.locktype = 'advisory' AND l.classid::bigint = %(space)s
+                      AND l.objsubid = 2 AND l.objid::bigint = (hashtext(d.datname)::bigint & 4294967295))
+ ORDER BY 1
+"""
 
 
 def resolve_set(
@@ -121,16 +150,20 @@ def stream_into(store: ObjectStore, key: str, argv: list[str], target: PgTarget)
                         consumer_open = False
         with contextlib.suppress(BrokenPipeError):
             proc.stdin.close()
-    except BaseException:
+    except BaseException as exc:
         proc.kill()
+        note_cleanup(exc, f"{Path(argv[0]).name} stopped")
         raise
     finally:
         returncode = proc.wait()
         for thread in readers:
             thread.join(timeout=30)
     if returncode != 0:
-        err = " | ".join(out.get("stderr", b"").decode(errors="replace").strip().splitlines()[-5:])[-500:]
-        raise BackupError(f"{Path(argv[0]).name} failed (exit code {returncode}); {err}")
+        lines = out.get("stderr", b"").decode(errors="replace").strip().splitlines()
+        # The server's own words ("ERROR: relation "log" already exists") come first; pg_restore prints
+        # the failed SQL after them, which would push them out of a tail.
+        err = server_error(lines) or " | ".join(lines[-5:])[-500:]
+        raise BackupError(f"{Path(argv[0]).name} failed (exit code {returncode}): {err}")
     return digest.hexdigest(), size, out.get("stdout", b"").decode(errors="replace")
 
 
@@ -186,20 +219,36 @@ def verify_backup(
     pg_bin_dir: str | None = None,
     restore_test: PgTarget | None = None,
     record: bool = True,
+    expected_sha256: str | None = None,
 ) -> dict[str, Any]:
     """Re-read the dump, check size and SHA-256 against the manifest, run ``pg_restore --list`` on it,
     and optionally restore it into a scratch database and compare the row counts of every table.
 
     :param restore_test: a database on a server where this role may ``CREATE DATABASE``; the scratch
-        database is created beside it and dropped afterwards. ``None`` skips the restore test.
+        database is created beside it and dropped afterwards (as are scratch databases earlier runs
+        left behind on that server). ``None`` skips the restore test.
     :param record: write the result into the manifest's ``verification`` (retention trusts only sets
-        whose verification is ``ok``).
+        whose verification is ``ok``). Only a verdict is recorded (ok, or a :class:`BackupError`), never
+        an interruption, and only into the manifest version that was verified: a set deleted or
+        rewritten meanwhile (retention, another verify) is left as it is.
+    :param expected_sha256: the dump's SHA-256 as the run that wrote it saw it; a set whose manifest
+        says otherwise is not that run's, and is refused.
     :returns: the verification record.
     :raises BackupError: verification failed (recorded first when ``record``).
     """
-    set_url, manifest = resolve_set(store, set_url)
+    set_url, _ = resolve_set(store, set_url)
+    try:
+        manifest, version = read_manifest_and_version(store, set_url)
+    except StorageError as exc:
+        raise BackupError(str(exc)) from exc
+    if expected_sha256 is not None and manifest.get("sha256") != expected_sha256:
+        raise BackupError(
+            f"the manifest in {set_url} describes a dump with sha256 {str(manifest.get('sha256'))[:12]}..., "
+            f"not the one this run wrote ({expected_sha256[:12]}...); another writer replaced it"
+        )
     started = time.monotonic()
     result: dict[str, Any] = {"ok": False, "verified_at": datetime.now(UTC).isoformat()}
+    verdict = False
     try:
         pg_restore = find_tool("pg_restore", pg_bin_dir)
         sha256, size, toc = stream_into(store, manifest["dump_key"], [pg_restore, "--list"], PgTarget())
@@ -217,24 +266,58 @@ def verify_backup(
                     f"{len(result['restore_test']['mismatches'])} table(s): "
                     f"{sorted(result['restore_test']['mismatches'])[:5]}; do not rely on this backup"
                 )
-        result["ok"] = True
+        result["ok"] = verdict = True
     except BackupError as exc:
         result["error"] = str(exc)
+        verdict = True
         raise
     finally:
         result["seconds"] = round(time.monotonic() - started, 3)
-        if record:
-            try:
-                write_manifest(store, set_url, {**manifest, "verification": result})
-            except Exception as exc:
-                log.warning("could not record the verification result in %s: %s", set_url, exc)
-                if result["ok"]:
-                    raise BackupError(
-                        f"verified {set_url} but could not record it in its manifest ({exc}); "
-                        "check write access"
-                    ) from exc
+        if record and verdict:
+            _record_verification(store, set_url, manifest, version, result)
     log.info("verified %s: %s", set_url, result)
     return result
+
+
+def _record_verification(
+    store: ObjectStore, set_url: StorageURL, manifest: dict[str, Any], version: str | None, result: dict
+) -> None:
+    try:
+        write_manifest(store, set_url, {**manifest, "verification": result}, replace_version=version)
+    except StorageConflictError as exc:
+        log.warning("verification result not recorded: %s", exc)
+        if result["ok"]:
+            raise BackupError(
+                f"{set_url} was deleted or rewritten while it was being verified (retention or another "
+                "verify); the result was not recorded, run the verification again"
+            ) from exc
+    except Exception as exc:
+        log.warning("could not record the verification result in %s: %s", set_url, exc)
+        if result["ok"]:
+            raise BackupError(
+                f"verified {set_url} but could not record it in its manifest ({exc}); check write access"
+            ) from exc
+
+
+def drop_leftover_scratch_databases(conn: Any) -> list[str]:
+    """Drop the scratch databases on this server whose restore test is gone (SIGKILL, a crash, a lost
+    connection): those without the advisory lock their owner holds while it runs. Returns their names."""
+    dropped = []
+    with conn.cursor() as cur:
+        cur.execute(
+            _LEFTOVER_SCRATCH_SQL,
+            {"pattern": SCRATCH_PREFIX.replace("_", "\\_") + "%", "space": _SCRATCH_LOCK_SPACE},
+        )
+        leftovers = [row[0] for row in cur.fetchall()]
+    for name in leftovers:
+        try:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except Exception as exc:
+            log.warning("could not drop the leftover scratch database %s (%s)", name, one_line(exc))
+            continue
+        log.warning("dropped %s, a scratch database an earlier restore test left behind", name)
+        dropped.append(name)
+    return dropped
 
 
 def _restore_test(
@@ -244,8 +327,12 @@ def _restore_test(
     server: PgTarget,
     pg_bin_dir: str | None,
 ) -> dict[str, Any]:
-    scratch = f"platform_kit_restore_test_{manifest['set_id'].lower()}_{uuid.uuid4().hex[:6]}"
+    scratch = f"{SCRATCH_PREFIX}{manifest['set_id'].lower()}_{uuid.uuid4().hex[:6]}"
+    # This session stays open for the whole test: its advisory lock tells a concurrent verify on the
+    # same server that the scratch database is in use; if this process dies, the lock goes with it.
     with server.connect() as conn:
+        leftovers = drop_leftover_scratch_databases(conn)
+        conn.execute("SELECT pg_advisory_lock(%s::int4, hashtext(%s))", (_SCRATCH_LOCK_SPACE, scratch))
         try:
             conn.execute(f'CREATE DATABASE "{scratch}"')
         except Exception as exc:
@@ -254,13 +341,29 @@ def _restore_test(
                 f"({one_line(exc, limit=200)}); "
                 "grant CREATEDB to that role or point the restore test at another server"
             ) from exc
-    try:
-        result = restore_into(store, set_url, manifest, server.with_database(scratch), pg_bin_dir=pg_bin_dir)
-    finally:
-        with server.connect() as conn:
+        try:
+            result = restore_into(
+                store, set_url, manifest, server.with_database(scratch), pg_bin_dir=pg_bin_dir
+            )
+        except BaseException as exc:
+            note_cleanup(exc, f"scratch database {scratch} dropped")
+            raise
+        finally:
             conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
     result["scratch_database"] = scratch + " (dropped)"
+    if leftovers:
+        result["leftover_scratch_databases_dropped"] = leftovers
     return result
+
+
+def describe_objects(objects: list[tuple[str, str, str]]) -> str:
+    """``2 tables, 1 view, 1 function: public.a, public.b, ...`` for a not-empty message."""
+    counts: dict[str, int] = {}
+    for kind, _, _ in objects:
+        counts[kind] = counts.get(kind, 0) + 1
+    kinds = ", ".join(f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in counts.items())
+    names = ", ".join(f"{schema}.{name}" for _, schema, name in objects[:5])
+    return f"{kinds}: {names}{', ...' if len(objects) > 5 else ''}"
 
 
 def restore_backup(
@@ -273,19 +376,20 @@ def restore_backup(
 ) -> dict[str, Any]:
     """Restore a backup into ``target``.
 
-    Refuses a target that already has tables unless ``force`` (then existing objects of the dump are
-    dropped and recreated). Checks the SHA-256 before touching the target, restores in one transaction
-    with exit-on-error (a failure leaves the target unchanged), then compares row counts.
+    Refuses a target that holds any user object (tables, views, sequences, types, functions; see
+    :func:`~platform_kit.backup.pgtools.user_objects`) unless ``force`` (then existing objects of the
+    dump are dropped and recreated). Checks the SHA-256 before touching the target, restores in one
+    transaction with exit-on-error (a failure leaves the target unchanged, and the error quotes the
+    server's own ``ERROR:`` line), then compares row counts.
     """
     # A prefix means its newest *verified* backup: never restore an unchecked one by accident.
     set_url, manifest = resolve_set(store, url, verified_only=True)
-    with target.connect() as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT count(*) FROM ({TABLES_SQL}) t")
-        (existing,) = cur.fetchone()
+    with target.connect() as conn:
+        existing = user_objects(conn)
     if existing and not force:
         raise BackupError(
-            f"target {target.describe()} is not empty ({existing} tables); restore into an empty database or "
-            "pass --force to replace the objects the dump contains"
+            f"target {target.describe()} is not empty ({describe_objects(existing)}); restore into an "
+            "empty database or pass --force to replace the objects the dump contains"
         )
     dump_url = set_url.url_for(manifest["dump_key"])
     try:

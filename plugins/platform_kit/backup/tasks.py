@@ -118,7 +118,12 @@ def verify_task(
             restore_server = target_from_connection(
                 optional_text(params, "restore_test_conn_id") or params["metadb_conn_id"]
             )
-        result = verify_backup(store, parse_url(dumped["backup"]), restore_test=restore_server)
+        result = verify_backup(
+            store,
+            parse_url(dumped["backup"]),
+            restore_test=restore_server,
+            expected_sha256=dumped["sha256"],
+        )
     if set_asset_extra is not None:
         set_asset_extra({"backup": dumped["backup"], "sha256": dumped["sha256"], "size": dumped["size"]})
     return result
@@ -154,7 +159,13 @@ def retention_task(
         except ValueError as exc:
             raise ConfigurationError(f"{exc}; fix the keep_* Params") from exc
         gate = deletion_gate(dag_run, requested_dry_run=bool(params.get("retention_dry_run")))
-        retention = apply_retention(store, dest, policy, dry_run=gate.dry_run)
+        retention = apply_retention(
+            store,
+            dest,
+            policy,
+            dry_run=gate.dry_run,
+            protect=[dumped["set_id"]],  # a run never deletes the backup it reports
+        )
 
     restore_test = verified.get("restore_test")
     summary = {
