@@ -250,6 +250,21 @@ async def to_thread_with_sdk(func: Any, *args: Any) -> Any:
 # --- Export ------------------------------------------------------------------------------------------------
 
 
+def orm_models() -> tuple[Any, Any]:
+    """Core's ``Variable`` and ``Connection`` models, for ``export import --via cli`` (a process holding a
+    real DB URL, never a task). ``Variable.set`` must take a session so the import is one transaction."""
+    import inspect
+
+    try:
+        from airflow.models.connection import Connection
+        from airflow.models.variable import Variable
+    except ImportError as exc:
+        raise moved("export import --via cli", f"the ORM models moved ({exc})", "use --via rest") from None
+    if "session" not in inspect.signature(Variable.set).parameters:
+        raise moved("export import --via cli", "Variable.set takes no session", "use --via rest")
+    return Variable, Connection
+
+
 def execution_api_secrets_backend() -> Any:
     """The Task SDK's metadata-DB secrets backend, as a worker reaches it (export ``sdk`` mode)."""
     try:
@@ -286,6 +301,16 @@ def db_cleanup_module() -> Any:
             "run `airflow db clean` by hand until the kit supports this version",
         )
     return db_cleanup
+
+
+def alembic_revisions() -> set[str]:
+    """Every alembic revision of this Airflow's metadata-DB migrations (a DB at any other revision was
+    migrated by an Airflow this one does not know)."""
+    try:
+        from airflow.utils.db import _get_script_object
+    except ImportError as exc:
+        raise moved("recognising an Airflow metadata DB", f"_get_script_object moved ({exc})") from None
+    return {script.revision for script in _get_script_object().walk_revisions()}
 
 
 def create_session() -> Any:

@@ -48,7 +48,7 @@ class RecordingDestination:
         self.manifest = manifest
         return {"artifact": f"{self.url}/{folder}/{name}", "manifest": f"{self.url}/{folder}/manifest.json"}
 
-    def retention(self, *, now, dry_run):
+    def retention(self, *, now, dry_run, protect=None):
         self.calls.append(f"retention(dry_run={dry_run})")
         return {"deleted": []}
 

@@ -1,8 +1,9 @@
-"""Parent side of the DB cleanup: runs :mod:`platform_kit.dbclean.child` in a child interpreter.
+"""Parent side of work on a metadata DB through Airflow's ORM: runs a child interpreter.
 
-The child gets the metadata-DB URL in its environment only (never on a command line, which ``ps`` shows),
-takes a JSON request on stdin and writes a JSON result to a file; every line it prints is scrubbed of the
-URL and its password before it reaches the caller's output.
+The DB cleanup runs :mod:`platform_kit.dbclean.child` this way, and ``export import --via cli`` runs
+:mod:`platform_kit.export.child`. The child gets the metadata-DB URL in its environment only (never on a
+command line, which ``ps`` shows), takes a JSON request on stdin and writes a JSON result to a file; every
+line it prints is scrubbed of the URL and its password before it reaches the caller's output.
 """
 
 from __future__ import annotations
@@ -12,28 +13,49 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from platform_kit.dburl import secrets_of
+from platform_kit.interrupts import note_cleanup
 from platform_kit.utils import scrub
+
+DB_URL_VARIABLE = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
 
 
 class ChildLauncher:
-    """Runs :mod:`~platform_kit.dbclean.child` actions in child interpreters with the metadata-DB URL in
-    their environment."""
+    """Runs a child module's actions in child interpreters with the metadata-DB URL in their environment.
 
-    def __init__(self, url: str, output: Callable[[str], None]):
+    :param url: SQLAlchemy URL of the metadata DB; ``None`` keeps whatever ``base_env`` configures
+        (an operator's shell pointed at its Airflow).
+    :param output: receives every line the child prints, scrubbed of the URL and password.
+    :param module: the child module, run as ``python -m <module> RESULT_PATH``.
+    :param base_env: the environment to start from (default: this process's).
+    """
+
+    def __init__(
+        self,
+        url: str | None,
+        output: Callable[[str], None],
+        *,
+        module: str = "platform_kit.dbclean.child",
+        base_env: Mapping[str, str] | None = None,
+    ):
+        self._base_env = dict(os.environ if base_env is None else base_env)
         self._url = url
-        self._secrets = secrets_of(url)
+        self._secrets = secrets_of(url or self._base_env.get(DB_URL_VARIABLE, ""))
         self._output = output
+        self._module = module
 
     def redact(self, text: str) -> str:
         return scrub(text, self._secrets)
 
     def environment(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = dict(self._base_env)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        if self._url is None:
+            return env
         # The task's own settings hold the sentinel (or nothing usable); drop every way Airflow could
         # pick a URL up so the one we pass is the only one.
         for name in (
@@ -45,8 +67,7 @@ class ChildLauncher:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC",
         ):
             env.pop(name, None)
-        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self._url
-        env.setdefault("PYTHONUNBUFFERED", "1")
+        env[DB_URL_VARIABLE] = self._url
         return env
 
     def _scrub_errors(self, result: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +84,7 @@ class ChildLauncher:
         with tempfile.TemporaryDirectory(prefix="platform-kit-dbclean-") as tmp:
             result_path = Path(tmp) / "result.json"
             proc = subprocess.Popen(
-                [sys.executable, "-m", "platform_kit.dbclean.child", str(result_path)],
+                [sys.executable, "-m", self._module, str(result_path)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -74,10 +95,18 @@ class ChildLauncher:
             proc.stdin.write(json.dumps({"action": action, **request}, default=str))
             proc.stdin.close()
             tail: list[str] = []
-            for line in proc.stdout:
-                line = self.redact(line.rstrip("\n"))
-                self._output(line)
-                tail = [*tail[-19:], line]
+            try:
+                for line in proc.stdout:
+                    line = self.redact(line.rstrip("\n"))
+                    self._output(line)
+                    tail = [*tail[-19:], line]
+            except BaseException as exc:
+                # SIGTERM/SIGINT (or a failing output): stop the child too; its open transaction is
+                # rolled back by the server, so a half-done batch is never committed.
+                proc.kill()
+                proc.wait()
+                note_cleanup(exc, "database work stopped, its open transaction rolled back")
+                raise
             code = proc.wait()
             if result_path.exists():
                 result = self._scrub_errors(json.loads(result_path.read_text()))

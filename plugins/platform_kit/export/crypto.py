@@ -7,7 +7,9 @@ file layout is::
 
 Everything before the ciphertext is authenticated as associated data, so changing any byte of the file
 (header or body) makes decryption fail. The fingerprint is a one-way hash of the key: it tells a wrong key
-apart from a damaged file without revealing anything about the key.
+apart from a damaged file without revealing anything about the key. A damaged fingerprint must not pass
+for a wrong key, so a mismatch is double-checked: if the body authenticates under this key once the
+header carries the key's own fingerprint, the key is right and the header was changed.
 """
 
 from __future__ import annotations
@@ -81,16 +83,36 @@ def encrypt(plaintext: bytes, key: bytes, *, compress: bool = True) -> bytes:
 
 
 def is_encrypted(data: bytes) -> bool:
-    """Whether ``data`` starts like an encrypted platform-kit export."""
-    return data.startswith(MAGIC)
+    """Whether ``data`` starts like an encrypted platform-kit export (a damaged marker included: at most
+    two of its eight bytes differ, which no JSON document and no other format does)."""
+    head = data[: len(MAGIC)]
+    return len(head) == len(MAGIC) and sum(a != b for a, b in zip(head, MAGIC, strict=True)) <= 2
+
+
+_DAMAGED = "the file was modified or damaged after it was written; use another copy of the export"
 
 
 def file_fingerprint(data: bytes) -> str:
     """The key fingerprint recorded in an encrypted export's header."""
-    if not is_encrypted(data) or len(data) < _HEADER_BYTES:
+    if not is_encrypted(data):
         raise ExportDecryptionError("not an encrypted platform-kit export (bad magic bytes)")
+    if not data.startswith(MAGIC):
+        raise ExportDecryptionError(f"the export's header is damaged (its format marker changed): {_DAMAGED}")
+    if len(data) < _HEADER_BYTES:
+        raise ExportDecryptionError(f"the export is truncated inside its header: {_DAMAGED}")
     start = len(MAGIC) + 1
     return data[start : start + FINGERPRINT_BYTES].hex()
+
+
+def _authenticates(header: bytes, body: bytes, key: bytes) -> bool:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    try:
+        AESGCM(key).decrypt(header[-NONCE_BYTES:], body, header)
+    except InvalidTag:
+        return False
+    return True
 
 
 def decrypt(data: bytes, key: bytes) -> bytes:
@@ -104,12 +126,19 @@ def decrypt(data: bytes, key: bytes) -> bytes:
 
     expected = file_fingerprint(data)
     actual = key_fingerprint(key)
+    header, body = data[:_HEADER_BYTES], data[_HEADER_BYTES:]
     if expected != actual:
+        start = len(MAGIC) + 1
+        repaired = header[:start] + bytes.fromhex(actual) + header[start + FINGERPRINT_BYTES :]
+        if _authenticates(repaired, body, key):
+            raise ExportDecryptionError(
+                f"the export's header is damaged (its key fingerprint changed; the content still "
+                f"authenticates with this key): {_DAMAGED}"
+            )
         raise ExportKeyError(
             f"wrong key: the file was encrypted with key fingerprint {expected}, "
             f"the given key has fingerprint {actual}"
         )
-    header, body = data[:_HEADER_BYTES], data[_HEADER_BYTES:]
     flags = header[len(MAGIC)]
     if flags & ~FLAG_ZLIB:
         raise ExportDecryptionError(f"unknown flags {flags:#04x} in the export header; file damaged or newer")

@@ -3,7 +3,8 @@
 Plain Python: the DAG's task and the benchmark call :func:`run_export` with a collector and a
 destination; nothing here imports Airflow. Order matters for "nothing partial": the destination and key
 are checked before anything is read, everything is read and sealed in memory, and only then is the
-artifact uploaded, followed by its manifest (the commit marker) and, last, retention.
+artifact uploaded, followed by its manifest (the commit marker) and, last, retention. Each run writes a
+set of its own (a unique id, create-only writes), and retention never deletes it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Protocol
 from platform_kit.export import crypto
 from platform_kit.export.collect import summarise_names
 from platform_kit.export.format import ExportContent, build_bundle
-from platform_kit.storage.manifest import new_set_id
+from platform_kit.storage.manifest import run_set_id
 from platform_kit.utils import human_bytes
 
 ENCRYPTED_NAME = "variables-connections.json.pkexp"
@@ -37,8 +38,9 @@ class Destination(Protocol):
     def publish(self, folder: str, name: str, data: bytes, manifest: dict[str, Any]) -> dict[str, str]:
         """Upload ``data`` as ``folder/name``, then the manifest last; return both URLs."""
 
-    def retention(self, *, now: datetime, dry_run: bool) -> dict[str, Any]:
-        """Apply the keep daily/weekly/monthly policy; return what was (or would be) deleted and kept."""
+    def retention(self, *, now: datetime, dry_run: bool, protect: str | None = None) -> dict[str, Any]:
+        """Apply the keep daily/weekly/monthly policy, never deleting the set ``protect`` (this run's);
+        return what was (or would be) deleted and kept."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def run_export(
     content = collect()
     collected = time.monotonic()
 
-    stamp = new_set_id(now)
+    stamp = run_set_id(now)
     document = build_bundle(
         content,
         created_at=now.isoformat(),
@@ -107,7 +109,9 @@ def run_export(
         urls = {"artifact": f"{destination.url}/{stamp}/{name} (dry run: not uploaded)", "manifest": ""}
     else:
         urls = destination.publish(stamp, name, artifact, manifest)
-    retention = destination.retention(now=now, dry_run=request.dry_run or request.retention_dry_run)
+    retention = destination.retention(
+        now=now, dry_run=request.dry_run or request.retention_dry_run, protect=stamp
+    )
 
     summary: dict[str, Any] = {
         "encryption": (f"AES-256-GCM, key fingerprint {fingerprint}" if fingerprint else PLAINTEXT_WARNING),

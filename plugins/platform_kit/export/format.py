@@ -18,8 +18,11 @@ JSON text (not re-serialised, so key order and formatting survive).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +110,95 @@ def connection_entry(conn: ConnectionLike, description: str | None) -> dict[str,
     }
 
 
+#: What Airflow accepts as a connection id (``airflow.utils.helpers.KEY_REGEX``, at most 200 characters).
+_CONNECTION_ID = re.compile(r"^[\w.-]{1,200}$")
+VARIABLE_KEY_MAX = 250  # Airflow's ID_LEN
+
+
+def _port_problem(port: Any) -> str | None:
+    if port is None:
+        return None
+    if isinstance(port, str) and port.strip().isdigit():
+        port = int(port)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        return f"port {port!r} is not a whole number from 0 to 65535"
+    return None
+
+
+def _extra_problem(extra: Any) -> str | None:
+    if extra is None or extra == "" or isinstance(extra, dict):
+        return None
+    if not isinstance(extra, str):
+        return f"extra is a {type(extra).__name__}, not JSON text"
+    try:
+        parsed = json.loads(extra)
+    except ValueError:
+        return "extra is not valid JSON"
+    return None if isinstance(parsed, dict) else "extra is JSON but not an object"
+
+
+def import_problems(variables: Mapping[str, Any], connections: Mapping[str, Any]) -> list[str]:
+    """Everything in import files that Airflow would refuse, one readable line each (no values).
+
+    Checks shapes and types the way Airflow's models and REST API do: keys and ids, ``conn_type``,
+    text fields, ``port``, ``extra`` (a JSON object). What only the target database knows (a column's
+    length, a constraint) is left to it: the cli import then rolls its one transaction back.
+    """
+    problems: list[str] = []
+    for key, entry in variables.items():
+        where = f"{VARIABLES_FILE}: variable {key!r}"
+        if not key.strip() or len(key) > VARIABLE_KEY_MAX:
+            problems.append(f"{where}: the key must be 1 to {VARIABLE_KEY_MAX} characters")
+        if isinstance(entry, dict) and "value" in entry:
+            unknown = sorted(set(entry) - {"value", "description"})
+            if unknown:
+                problems.append(f"{where}: unexpected fields {unknown}")
+            description, entry = entry.get("description"), entry["value"]
+            if description is not None and not isinstance(description, str):
+                problems.append(f"{where}: description is not text")
+        if entry is None:
+            problems.append(f"{where}: has no value")
+    for conn_id, entry in connections.items():
+        where = f"{CONNECTIONS_FILE}: connection {conn_id!r}"
+        if not _CONNECTION_ID.match(conn_id):
+            problems.append(f"{where}: ids are 1 to 200 letters, digits, '.', '-' or '_'")
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: is not an object")
+            continue
+        unknown = sorted(set(entry) - set(CONNECTION_FIELDS))
+        if unknown:
+            problems.append(f"{where}: unexpected fields {unknown}")
+        if not isinstance(entry.get("conn_type"), str) or not entry["conn_type"].strip():
+            problems.append(f"{where}: conn_type is missing")
+        for name in ("description", "host", "login", "password", "schema"):
+            if entry.get(name) is not None and not isinstance(entry[name], str):
+                problems.append(f"{where}: {name} is not text")
+        for problem in (_port_problem(entry.get("port")), _extra_problem(entry.get("extra"))):
+            if problem:
+                problems.append(f"{where}: {problem}")
+    return problems
+
+
+def check_importable(variables: Mapping[str, Any], connections: Mapping[str, Any]) -> None:
+    """Raise a one-line :class:`ExportError` naming the first problems if anything is not importable."""
+    problems = import_problems(variables, connections)
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise ExportError(f"{'; '.join(problems[:3])}{more}; nothing was imported - fix the files and rerun")
+
+
+def importable_connection(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A checked connection entry as Airflow stores it: ``port`` a number, ``extra`` JSON text or None."""
+    fields = {name: entry.get(name) for name in CONNECTION_FIELDS}
+    if isinstance(fields["port"], str):
+        fields["port"] = int(fields["port"])
+    if isinstance(fields["extra"], dict):
+        fields["extra"] = json.dumps(fields["extra"])
+    elif fields["extra"] == "":
+        fields["extra"] = None
+    return fields
+
+
 def build_bundle(content: ExportContent, *, created_at: str, source: Mapping[str, Any]) -> bytes:
     """Serialise ``content`` as the export document (UTF-8 JSON, keys sorted so equal exports are equal).
 
@@ -149,24 +241,58 @@ def parse_bundle(data: bytes) -> dict[str, Any]:
 def write_import_files(document: Mapping[str, Any], out_dir: Path, *, overwrite: bool = False) -> list[Path]:
     """Write ``variables.json`` and ``connections.json`` for ``airflow variables|connections import``.
 
-    Files are created owner-only (0600) because they hold plaintext secrets. They are ASCII-escaped JSON so
-    ``airflow ... import`` reads them under any locale.
+    They hold plaintext secrets, so nothing of them may linger half-written: each is written to a
+    temporary file in ``out_dir``, created owner-only (0600) and exclusively, flushed to disk, and both are
+    renamed to their names only once both are complete. On any failure (a full disk, a name taken by a
+    directory, SIGTERM) every file this call wrote is removed, and the error is one line. The files are
+    ASCII-escaped JSON so ``airflow ... import`` reads them under any locale.
 
     :param out_dir: directory to write into (created 0700 if missing).
     :param overwrite: replace existing files instead of refusing.
+    :raises ExportError: nothing was written (or left behind).
     """
-    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    from platform_kit.interrupts import note_cleanup
+
+    try:
+        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ExportError(f"{out_dir} is not a directory; pass a directory to --out") from None
+    except OSError as exc:
+        raise ExportError(f"cannot create {out_dir} ({exc.strerror}); pick another --out") from None
     targets = {
         out_dir / VARIABLES_FILE: document["variables"],
         out_dir / CONNECTIONS_FILE: document["connections"],
     }
+    for path in targets:
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise ExportError(f"{path} exists and is not a regular file; remove it or pick another --out")
     existing = [str(path) for path in targets if path.exists()]
     if existing and not overwrite:
         raise ExportError(f"refusing to overwrite {', '.join(existing)}; pass --force or pick another --out")
-    for path, payload in targets.items():
-        text = json.dumps(payload, sort_keys=True, indent=2, ensure_ascii=True) + "\n"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-        with os.fdopen(os.open(path, flags, 0o600), "w", encoding="ascii") as handle:
-            handle.write(text)
-        path.chmod(0o600)
+    temporaries: list[Path] = []
+    renamed: list[Path] = []
+    try:
+        for path, payload in targets.items():
+            text = json.dumps(payload, sort_keys=True, indent=2, ensure_ascii=True) + "\n"
+            fd, name = tempfile.mkstemp(dir=out_dir, prefix=f".{path.name}.", suffix=".partial")  # 0600
+            temporaries.append(Path(name))
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+        for temporary, path in zip(temporaries, targets, strict=True):
+            temporary.replace(path)
+            renamed.append(path)
+    except BaseException as exc:
+        for leftover in [*temporaries, *renamed]:
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        note_cleanup(exc, f"partial plaintext files in {out_dir} removed")
+        if isinstance(exc, OSError):
+            where = exc.filename or out_dir
+            raise ExportError(
+                f"cannot write {where} ({exc.strerror or exc}); every file this run wrote in {out_dir} was "
+                "removed - free space or fix permissions and rerun"
+            ) from None
+        raise
     return list(targets)

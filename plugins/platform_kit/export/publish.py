@@ -1,9 +1,10 @@
 """Exports on object storage, built on :mod:`platform_kit.storage` (the layer the backups use).
 
-Each export is a *set* like a backup: ``<destination>/<YYYYMMDDTHHMMSSZ>/`` holding the artifact and, written
-last, ``manifest.json`` (counts, sha256, size, key fingerprint). Before the manifest is written the
-artifact is read back and its sha256 compared, so the manifest records a real verification and the
-backup retention policy (which only counts verified sets) applies to exports unchanged.
+Each export is a *set* like a backup: ``<destination>/<YYYYMMDDTHHMMSSZ-token>/`` holding the artifact and,
+written last, ``manifest.json`` (counts, sha256, size, key fingerprint). Both are created with create-only
+writes, so two exports started in the same second never overwrite each other. Before the manifest is
+written the artifact is read back and its sha256 compared, so the manifest records a real verification
+and the backup retention policy (which only counts verified sets) applies to exports unchanged.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class StorageDestination:
     def publish(self, folder: str, name: str, data: bytes, manifest: dict[str, Any]) -> dict[str, str]:
         store = self._open()
         set_url = self._parsed.child(folder)
-        info = store.put_bytes(set_url.key(name), data)
+        info = store.put_bytes(set_url.key(name), data, if_absent=True)
         expected = hashlib.sha256(data).hexdigest()
         read_back, size = store.sha256_of(info.key)
         if read_back != expected or info.sha256 != expected or size != len(data):
@@ -74,14 +75,16 @@ class StorageDestination:
             )
         facts = dict(manifest)
         facts["verification"] = {"ok": True, "method": "read back and sha256 compared before the manifest"}
-        write_manifest(store, set_url, build_manifest(MANIFEST_KIND, folder, [info], **facts))
+        write_manifest(store, set_url, build_manifest(MANIFEST_KIND, folder, [info], **facts), create=True)
         return {
             "artifact": set_url.url_for(info.key),
             "manifest": set_url.url_for(set_url.key("manifest.json")),
         }
 
-    def retention(self, *, now: datetime, dry_run: bool) -> dict[str, Any]:
-        result = apply_retention(self._open(), self._parsed, self._policy, dry_run=dry_run)
+    def retention(self, *, now: datetime, dry_run: bool, protect: str | None = None) -> dict[str, Any]:
+        result = apply_retention(
+            self._open(), self._parsed, self._policy, dry_run=dry_run, protect=[protect] if protect else ()
+        )
         deleted = result.get("deleted", result.get("would_delete", []))
         return {
             "policy": result["policy"],

@@ -1,34 +1,46 @@
-"""Restore decrypted ``variables.json`` / ``connections.json`` into an Airflow.
+"""Restore decrypted ``variables.json`` / ``connections.json`` into an Airflow: all or nothing.
 
-Two ways, same files:
+Both files are checked completely (:func:`~platform_kit.export.format.import_problems`) before anything is
+written. Then, two ways:
 
-``cli``: the ``airflow variables import`` / ``airflow connections import`` commands of the environment
-this runs in (its ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` and Fernet key decide the target).
+``cli``: one transaction in the database of the environment this runs in (its
+``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` and Fernet key decide the target), through Airflow's models in a
+child interpreter (:mod:`platform_kit.export.child`): either every variable and connection is written, or
+none is.
 ``rest``: the target's ``PATCH /api/v2/variables`` and ``/api/v2/connections`` bulk endpoints as a user
-allowed to write them; no DB access needed.
+allowed to write them; no DB access needed. Each request (100 entries) is its own transaction, so a
+failure part-way is reported exactly: which keys and ids were written, which were not. Rerunning the same
+command (``--on-existing skip`` when the first run used ``fail``) writes the rest.
 
 ``on_existing`` decides what happens to keys that already exist: ``overwrite``, ``skip``, or ``fail``.
-``fail`` checks both files against the target before writing anything, so it never half-imports.
+``fail`` checks both files against the target before writing anything.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from platform_kit.exceptions import ExportError
+from platform_kit.exceptions import ExportError, ExportImportError
 from platform_kit.export.api import AirflowApi
-from platform_kit.export.format import CONNECTIONS_FILE, VARIABLES_FILE, split_variable_entry
+from platform_kit.export.format import (
+    CONNECTIONS_FILE,
+    VARIABLES_FILE,
+    check_importable,
+    importable_connection,
+    split_variable_entry,
+)
 
 BULK_CHUNK = 100
 
 
 def load_import_files(folder: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Read the two files :func:`platform_kit.export.format.write_import_files` wrote."""
+    """Read and check the two files :func:`platform_kit.export.format.write_import_files` wrote.
+
+    :raises ExportError: a file is missing or not JSON, or any entry is not importable (nothing written).
+    """
     out = []
     for name in (VARIABLES_FILE, CONNECTIONS_FILE):
         path = folder / name
@@ -43,11 +55,12 @@ def load_import_files(folder: Path) -> tuple[dict[str, Any], dict[str, dict[str,
         if not isinstance(data, dict):
             raise ExportError(f"{path} must hold a JSON object")
         out.append(data)
+    check_importable(out[0], out[1])
     return out[0], out[1]
 
 
-def _fail_on_conflicts(kind: str, existing: set[str], wanted: Mapping[str, Any]) -> None:
-    clash = sorted(existing & set(wanted))
+def _fail_on_conflicts(kind: str, existing: set[str] | list[str], wanted: Mapping[str, Any]) -> None:
+    clash = sorted(set(existing) & set(wanted))
     if clash:
         shown = ", ".join(clash[:10]) + (f" and {len(clash) - 10} more" if len(clash) > 10 else "")
         raise ExportError(
@@ -57,46 +70,33 @@ def _fail_on_conflicts(kind: str, existing: set[str], wanted: Mapping[str, Any])
 
 
 def import_with_cli(
-    folder: Path, on_existing: str, *, airflow_bin: str = "airflow", env: Mapping[str, str] | None = None
+    folder: Path, on_existing: str, *, env: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    """Import with the ``airflow`` CLI of the current environment; returns counts.
+    """Import into the metadata DB of the current environment in one transaction; returns counts.
 
     :param folder: holds ``variables.json`` and ``connections.json``.
     :param on_existing: ``overwrite``, ``skip`` or ``fail``.
-    :param env: environment for the CLI (defaults to this process's).
+    :param env: environment of the Airflow to import into (defaults to this process's).
+    :raises ExportError: nothing was imported (bad files, conflicts with ``fail``, or the transaction
+        failed and was rolled back; the message quotes the database's own error).
     """
+    import logging
+
+    from platform_kit.dbclean.launcher import ChildLauncher
+
     variables, connections = load_import_files(folder)
-    run_env = dict(env if env is not None else os.environ)
-
-    def airflow(*args: str) -> str:
-        proc = subprocess.run([airflow_bin, *args], env=run_env, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            lines = [line for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
-            raise ExportError(f"`airflow {' '.join(args[:2])}` failed: {(lines or ['no output'])[-1][:300]}")
-        return proc.stdout
-
-    if on_existing == "fail":
-        existing_vars = {v["key"] for v in json.loads(airflow("variables", "list", "-o", "json") or "[]")}
-        existing_conns = {
-            c["conn_id"] for c in json.loads(airflow("connections", "list", "-o", "json") or "[]")
-        }
-        _fail_on_conflicts("variables", existing_vars, variables)
-        _fail_on_conflicts("connections", existing_conns, connections)
-    if variables:
-        airflow("variables", "import", str(folder / VARIABLES_FILE), "--action-on-existing-key", on_existing)
-    if connections:
-        # connections import only knows skip (default) and --overwrite; fail was checked above.
-        extra = ["--overwrite"] if on_existing == "overwrite" else []
-        out = airflow("connections", "import", str(folder / CONNECTIONS_FILE), *extra)
-        skipped = out.count("already exists")
-    else:
-        skipped = 0
-    return {
-        "via": "cli",
-        "variables": len(variables),
-        "connections": len(connections),
-        "connections_skipped_existing": skipped,
-    }
+    log = logging.getLogger(__name__)
+    child = ChildLauncher(None, log.info, module="platform_kit.export.child", base_env=env)
+    result = child.run("import", variables=variables, connections=connections, on_existing=on_existing)
+    if result.get("conflicts"):
+        _fail_on_conflicts("variables", result["conflicts"]["variables"], variables)
+        _fail_on_conflicts("connections", result["conflicts"]["connections"], connections)
+    if result.get("error"):
+        raise ExportError(
+            f"import into the Airflow database failed ({result['error']}); nothing was imported (one "
+            "transaction, rolled back) - fix the cause and rerun"
+        )
+    return {"via": "cli", **result}
 
 
 def _variable_body(key: str, entry: Any) -> dict[str, Any]:
@@ -105,38 +105,63 @@ def _variable_body(key: str, entry: Any) -> dict[str, Any]:
 
 
 def _connection_body(conn_id: str, entry: Mapping[str, Any]) -> dict[str, Any]:
-    if not entry.get("conn_type"):
-        raise ExportError(
-            f"connection {conn_id!r} has no conn_type; the REST API requires one (use --via cli)"
-        )
-    body = {"connection_id": conn_id}
-    body.update(
-        {
-            k: entry.get(k)
-            for k in ("conn_type", "description", "host", "login", "password", "schema", "port", "extra")
-        }
-    )
-    return body
+    return {"connection_id": conn_id, **importable_connection(entry)}
 
 
 def import_with_rest(folder: Path, on_existing: str, api: AirflowApi) -> dict[str, Any]:
-    """Import through the target's REST bulk endpoints; returns counts per outcome."""
+    """Import through the target's REST bulk endpoints; returns what was written and skipped, by name.
+
+    :raises ExportImportError: a request failed part-way; ``outcome`` lists exactly what was written and
+        what was not (nothing of a failed request is: each is one transaction on the server).
+    """
     variables, connections = load_import_files(folder)
-    var_bodies = [_variable_body(k, v) for k, v in variables.items()]
-    conn_bodies = [_connection_body(k, v) for k, v in connections.items()]
+    batches = {
+        "variables": [_variable_body(k, v) for k, v in variables.items()],
+        "connections": [_connection_body(k, v) for k, v in connections.items()],
+    }
+    id_field = {"variables": "key", "connections": "connection_id"}
     api.login()
     if on_existing == "fail":
         _fail_on_conflicts("variables", set(api.variable_descriptions()), variables)
         _fail_on_conflicts("connections", set(api.connection_descriptions()), connections)
-    outcome: dict[str, Any] = {"via": "rest"}
-    for collection, bodies in (("variables", var_bodies), ("connections", conn_bodies)):
-        written, errors = 0, []
+    written: dict[str, list[str]] = {"variables": [], "connections": []}
+    skipped: dict[str, list[str]] = {"variables": [], "connections": []}
+    not_written: dict[str, list[str]] = {"variables": [], "connections": []}
+    failure: str | None = None
+    for collection, bodies in batches.items():
         for start in range(0, len(bodies), BULK_CHUNK):
-            result = api.bulk(collection, bodies[start : start + BULK_CHUNK], on_existing)
-            written += len(result.get("success") or [])
-            errors += result.get("errors") or []
-        if errors:
-            raise ExportError(f"{collection}: {len(errors)} bulk error(s), first: {str(errors[0])[:300]}")
-        outcome[collection] = written
-        outcome[f"{collection}_skipped_existing"] = len(bodies) - written
-    return outcome
+            chunk = bodies[start : start + BULK_CHUNK]
+            names = [body[id_field[collection]] for body in chunk]
+            if failure is not None:
+                not_written[collection] += names  # stop at the first failure: less to finish later
+                continue
+            try:
+                result = api.bulk(collection, chunk, on_existing)
+            except ExportError as exc:
+                failure, result = f"{collection} {names[0]}...: {exc}", {}
+            success = set(result.get("success") or [])
+            errors = result.get("errors") or []
+            if errors and failure is None:
+                failure = f"{collection} {names[0]}...: {str(errors[0])[:200]}"
+            for name in names:
+                if name in success:
+                    written[collection].append(name)
+                elif failure is not None:
+                    not_written[collection].append(name)
+                else:
+                    skipped[collection].append(name)  # existed, and on_existing=skip
+    outcome: dict[str, Any] = {"via": "rest"}
+    for collection in batches:
+        outcome[collection] = len(written[collection])
+        outcome[f"{collection}_skipped_existing"] = len(skipped[collection])
+    if failure is None:
+        return outcome
+    outcome.update(written=written, not_written=not_written)
+    rerun = " with --on-existing skip" if on_existing == "fail" else ""
+    raise ExportImportError(
+        f"REST import incomplete: wrote {len(written['variables'])} variables and "
+        f"{len(written['connections'])} connections, not {len(not_written['variables'])} variables and "
+        f"{len(not_written['connections'])} connections (the lists are on stdout); first failure: "
+        f"{failure}. Fix the cause and rerun{rerun} to write the rest",
+        outcome,
+    )
