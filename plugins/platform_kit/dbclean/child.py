@@ -27,8 +27,19 @@ import traceback
 from datetime import datetime
 from typing import Any
 
+from platform_kit.exceptions import DbCleanupError
 from platform_kit.utils import one_line
-from platform_kit.version_compat import create_session, db_cleanup_module, settings_engine
+from platform_kit.version_compat import (
+    airflow_conf,
+    airflow_version_text,
+    alembic_revisions,
+    create_session,
+    db_cleanup_module,
+    settings_engine,
+)
+
+#: Tables without which a database is not an Airflow metadata DB, whatever else it holds.
+AIRFLOW_CORE_TABLES = ("alembic_version", "dag", "dag_run", "task_instance")
 
 
 def _sqlstate(exc: BaseException) -> str | None:
@@ -172,9 +183,44 @@ def _unfilterable(tables: list[str]) -> dict[str, str]:
     return skip
 
 
+def require_airflow_database() -> None:
+    """Refuse a database this Airflow does not recognise as its metadata DB.
+
+    Core's cleanup skips every table it cannot find and reports success, so a connection naming the wrong
+    database would "clean" nothing, green, forever.
+
+    :raises DbCleanupError: no Airflow tables, or an alembic revision this Airflow does not know; the
+        message names the database.
+    """
+    from sqlalchemy import inspect, text
+
+    engine = settings_engine()
+    where = f"database {engine.url.database!r} on {engine.url.host}:{engine.url.port or 5432}"
+    schema = airflow_conf().get("database", "sql_alchemy_schema", fallback="") or None
+    present = set(inspect(engine).get_table_names(schema=schema))
+    missing = [table for table in AIRFLOW_CORE_TABLES if table not in present]
+    if missing:
+        raise DbCleanupError(
+            f"{where} is not an Airflow metadata DB (no {', '.join(missing)} table); nothing was cleaned - "
+            "check the database name (schema) of the metadata-DB connection"
+        )
+    table = f'"{schema}".alembic_version' if schema else "alembic_version"
+    with create_session() as session:
+        revisions = [row[0] for row in session.execute(text(f"SELECT version_num FROM {table}"))]
+    unknown = sorted(set(revisions) - alembic_revisions())
+    if unknown or not revisions:
+        found = ", ".join(unknown) if unknown else "none"
+        raise DbCleanupError(
+            f"{where} is at alembic revision {found}, which Airflow {airflow_version_text()} does not know; "
+            "nothing was cleaned - run the cleanup with the Airflow version that migrated this database"
+        )
+
+
 def clean(request: dict[str, Any]) -> dict[str, Any]:
     core = db_cleanup_module()
     from sqlalchemy import event
+
+    require_airflow_database()
 
     requested: list[str] = request["tables"]
     tables = _known(requested)
@@ -308,7 +354,10 @@ def main(argv: list[str]) -> int:
         # failure: the parent's one line says it all. Anything else is a bug worth its traceback.
         if not isinstance(exc, (OperationalError, PlatformKitError)):
             traceback.print_exc()
-        result = {"error": one_line(exc, with_type=True), "fatal": True}
+        if isinstance(exc, DbCleanupError):
+            result = {"error": str(exc), "fatal": True, "refused": True}
+        else:
+            result = {"error": one_line(exc, with_type=True), "fatal": True}
         code = 1
     with open(result_path, "w") as handle:
         json.dump(result, handle)

@@ -85,6 +85,9 @@ def clean_metadb(
     )
     summary = build_summary(options, clean_before, result)
 
+    if result.get("refused"):
+        # Not a database this Airflow recognises as its own: the child's line names it and the fix.
+        raise DbCleanupError(result["error"], summary)
     if result.get("fatal") and "tables" not in result:
         summary["duration_seconds"] = round(time.monotonic() - started, 1)
         raise DbCleanupError(
