@@ -231,12 +231,14 @@ def test_a_dag_processor_folder_outside_the_base_is_a_second_root(tmp_path):
     plant(processor, "2026-01-01/dags-folder/a.py.log", 5 * DAY)
     (processor / "latest").symlink_to("2026-01-01")
     policy = RetentionPolicy(retention_days=30, dag_processor_retention_days=2)
+    with root_lock(str(processor)), pytest.raises(LockBusyError):  # the second root is locked too
+        clean_logs(str(base), policy, dag_processor_folder=str(processor), now=NOW)
 
     report = clean_logs(str(base), policy, dag_processor_folder=str(processor), now=NOW)
 
     assert report.roots == [str(base), str(processor)]
     assert files(processor) == {"latest"}
-    assert (processor / LOCK_FILE_NAME).exists()
+    assert not (processor / LOCK_FILE_NAME).exists() and not (base / LOCK_FILE_NAME).exists()
     assert report.top_dags()[0]["dag_id"] in ("(dag-processor)", "etl")
     assert (processor / "2026-01-01").is_dir()
 
@@ -264,9 +266,10 @@ def test_a_second_run_fails_fast_and_a_killed_holder_leaves_no_stale_lock(tmp_pa
         clean_logs(str(root), POLICY, now=NOW)
     holder.send_signal(signal.SIGKILL)
     holder.wait()
+    assert (root / LOCK_FILE_NAME).exists()  # what a SIGKILL leaves: an unlocked, empty file
     report = clean_logs(str(root), POLICY, now=NOW)
     assert report.files_deleted == 1
-    assert (root / LOCK_FILE_NAME).exists()
+    assert not (root / LOCK_FILE_NAME).exists()  # taken over, and removed at the end
 
 
 UNREADABLE_SCRIPT = textwrap.dedent(

@@ -1,8 +1,11 @@
 """Which folders the log cleanup may delete in: the checks made once, on the root, before any walk.
 
-A root is refused when it is ``/``, a system directory, a home directory (or contains one), or does not
-look like an Airflow log folder (unless the caller says the layout is custom). Mount points inside a root
-are found here too, so the walk never enters another filesystem or a bind mount.
+A root is refused when it is ``/``, a system directory, inside one of the operating system's trees
+(``/usr``, ``/etc``, ``/var/lib``, ``/boot``, ``/proc``, ``/sys``...), a home directory (or contains one),
+or does not look like an Airflow log folder (unless the caller says the layout is custom). Inside ``/var``
+(``/var/log``...) and ``/usr/local`` only a folder that looks like Airflow's logs is accepted, whatever
+the caller says: ``/var/log/airflow`` yes, ``/var/log/apt`` never. Mount points inside a root are found
+here too, so the walk never enters another filesystem or a bind mount.
 """
 
 from __future__ import annotations
@@ -45,6 +48,31 @@ _SYSTEM_DIRS = frozenset(
         "/var/tmp",
     }
 )
+# Never a log root, nor anything inside them, whatever a setting or flag says: the operating system's files.
+_SYSTEM_TREES = (
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/proc",
+    "/run",
+    "/sbin",
+    "/snap",
+    "/sys",
+    "/usr",
+    "/var/backups",
+    "/var/cache",
+    "/var/lib",
+    "/var/mail",
+    "/var/spool",
+)
+# Inside these, only a folder with Airflow's own layout (e.g. /var/log/airflow, the old images'
+# /usr/local/airflow/logs); allow_any_layout does not apply.
+_AIRFLOW_ONLY_TREES = ("/usr/local", "/var")
 _BASE_MARKERS = frozenset(
     {"dag_processor", "dag_processor_manager", "scheduler", "executor_callbacks", LOCK_FILE_NAME}
 )
@@ -123,10 +151,21 @@ def validate_root(path: str, *, allow_any_layout: bool = False) -> tuple[str, st
     shown = path if real == os.path.abspath(path) else f"{path} (-> {real})"  # noqa: PTH100
     if real in _SYSTEM_DIRS:
         raise UnsafeRootError(f"refusing to clean {shown}: it is a system directory, not a log folder")
+    system = next((tree for tree in _SYSTEM_TREES if is_within(real, tree)), None)
+    airflow_only = next((tree for tree in _AIRFLOW_ONLY_TREES if is_within(real, tree)), None)
+    if system and not (airflow_only and is_within(airflow_only, system)):
+        raise UnsafeRootError(
+            f"refusing to clean {shown}: it is inside the system tree {system}, never a log folder"
+        )
     for home in _home_dirs():
         if is_within(home, real):
             raise UnsafeRootError(f"refusing to clean {shown}: it is or contains the home directory {home}")
     kind = _layout_kind(real)
+    if kind is None and airflow_only:
+        raise UnsafeRootError(
+            f"refusing to clean {shown}: inside {airflow_only} only a folder with Airflow's log layout "
+            "(dag_id=*, dag_processor/, YYYY-MM-DD/) is cleaned, whatever the flags"
+        )
     if kind is None:
         if not allow_any_layout:
             raise UnsafeRootError(
