@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from logcleanup_trees import DAY, age_dirs, files, plant, snapshot
@@ -39,13 +43,16 @@ def test_json_report_of_a_dry_run_then_the_real_run(root, capsys):
         "2",
     ]
 
+    root_mtime = root.stat().st_mtime_ns
     assert main([*args, "--dry-run", "--json"]) == 0
     dry = json.loads(capsys.readouterr().out)
-    assert {k: v for k, v in snapshot(root).items() if k != ".platform-kit-log-cleanup.lock"} == before
+    # A dry run changes nothing on disk: not a file, not the root's own mtime (no lock file either).
+    assert snapshot(root) == before and root.stat().st_mtime_ns == root_mtime
 
     assert main([*args, "--json"]) == 0
     captured = capsys.readouterr()
     real = json.loads(captured.out)
+    assert not (root / ".platform-kit-log-cleanup.lock").exists()  # the lock leaves no trace
 
     assert dry["dry_run"] is True and real["dry_run"] is False
     for summary in (dry, real):
@@ -97,3 +104,37 @@ def test_bad_options_fail_in_one_line_and_delete_nothing(root, capsys, extra, me
 def test_unsafe_roots_fail_with_exit_code_2(capsys):
     assert main(["logs", "clean", "/"]) == 2
     assert "refusing to clean /" in capsys.readouterr().err
+
+
+# Subfolders of the operating system's trees, whatever the flags (--allow-any-layout included): a dry run
+# of /usr/share or /etc/ssl used to plan deletions there.
+SYSTEM_SUBFOLDERS = ["/usr/share", "/usr/lib", "/etc/ssl", "/var/lib/dpkg", "/var/log/apt", "/boot", "/proc/self"]
+
+
+@pytest.mark.parametrize("target", [path for path in SYSTEM_SUBFOLDERS if Path(path).is_dir()])
+def test_system_trees_are_refused_whatever_the_flags(target, capsys):
+    argv = ["logs", "clean", target, "--allow-any-layout", "--dry-run", "--json", "--retention-hours", "1"]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("platform-kit: error: refusing to clean ") and "\n" not in err
+    assert captured.out == ""  # no plan at all, not even a dry-run report
+
+
+def test_an_airflow_log_folder_under_var_log_is_accepted_but_nothing_else_there(tmp_path, capsys):
+    """/var/log/airflow is a usual base_log_folder; a custom-layout folder next to it is not."""
+    parent = Path("/var/log")
+    if not os.access(parent, os.W_OK):
+        pytest.skip("needs write access to /var/log (the suite runs as root or with sudo)")
+    airflow = Path(tempfile.mkdtemp(prefix="pk-test-airflow-", dir=parent))
+    custom = Path(tempfile.mkdtemp(prefix="pk-test-custom-", dir=parent))
+    try:
+        plant(airflow, "dag_id=a/run_id=r/task_id=t/attempt=1.log", 40 * DAY, now=time.time())
+        plant(custom, "app/old.log", 40 * DAY, now=time.time())
+        assert main(["logs", "clean", str(airflow), "--dry-run", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["files_deleted"] == 1
+        assert main(["logs", "clean", str(custom), "--allow-any-layout", "--dry-run"]) == 2
+        assert "only a folder with Airflow's log layout" in capsys.readouterr().err
+    finally:
+        shutil.rmtree(airflow)
+        shutil.rmtree(custom)

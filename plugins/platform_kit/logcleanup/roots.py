@@ -71,8 +71,9 @@ _SYSTEM_TREES = (
     "/var/spool",
 )
 # Inside these, only a folder with Airflow's own layout (e.g. /var/log/airflow, the old images'
-# /usr/local/airflow/logs); allow_any_layout does not apply.
+# /usr/local/airflow/logs); allow_any_layout does not apply. /var/tmp is a scratch area like /tmp.
 _AIRFLOW_ONLY_TREES = ("/usr/local", "/var")
+_SCRATCH_TREES = ("/var/tmp",)
 _BASE_MARKERS = frozenset(
     {"dag_processor", "dag_processor_manager", "scheduler", "executor_callbacks", LOCK_FILE_NAME}
 )
@@ -153,6 +154,8 @@ def validate_root(path: str, *, allow_any_layout: bool = False) -> tuple[str, st
         raise UnsafeRootError(f"refusing to clean {shown}: it is a system directory, not a log folder")
     system = next((tree for tree in _SYSTEM_TREES if is_within(real, tree)), None)
     airflow_only = next((tree for tree in _AIRFLOW_ONLY_TREES if is_within(real, tree)), None)
+    if any(is_within(real, tree) for tree in _SCRATCH_TREES):
+        airflow_only = None
     if system and not (airflow_only and is_within(airflow_only, system)):
         raise UnsafeRootError(
             f"refusing to clean {shown}: it is inside the system tree {system}, never a log folder"
