@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -41,3 +42,36 @@ def test_test_without_a_connection_says_what_to_do(capsys, monkeypatch):
     connections.clear_cache()
     assert main(["alerts", "test", "--conn-id", "slack_does_not_exist"]) == 2
     assert "create it (conn type slackwebhook" in capsys.readouterr().err
+
+
+def test_a_failed_test_alert_is_reported_on_stderr_and_stdout_stays_empty(tmp_path):
+    """From a plain shell: Airflow logs to stdout, so the delivery's warnings used to land there."""
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]  # nothing listens once the probe is closed
+    conn = {
+        "conn_type": "slackwebhook",
+        "password": f"http://127.0.0.1:{closed}/hook",
+        "extra": {"total_timeout": 2},
+    }
+    env = {
+        "PATH": os.environ["PATH"],
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW_CONN_SLACK_DEFAULT": json.dumps(conn),
+    }
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("platform-kit")), "alerts", "test"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("platform-kit: error:")]
+    assert len(errors) == 1 and "not delivered" in errors[0]

@@ -175,3 +175,85 @@ def test_bundle_round_trip_and_import_files(tmp_path):
 def test_bad_documents_are_rejected(raw, message):
     with pytest.raises(ExportError, match=message):
         parse_bundle(raw)
+
+
+def _flip(data: bytes, bit: int) -> bytes:
+    damaged = bytearray(data)
+    damaged[bit // 8] ^= 1 << (bit % 8)
+    return bytes(damaged)
+
+
+def test_a_flipped_bit_in_the_header_reads_as_damage_never_as_a_wrong_key():
+    """The header's key fingerprint used to be compared first, so one flipped bit there said "wrong key"
+    and sent the operator looking for another key instead of another copy of the file."""
+    sealed = crypto.encrypt(_bundle(a="1"), KEY)
+    fingerprint = range(len(crypto.MAGIC) + 1, len(crypto.MAGIC) + 1 + crypto.FINGERPRINT_BYTES)
+    for bit in range(crypto._HEADER_BYTES * 8):
+        with pytest.raises(crypto.ExportDecryptionError) as exc:
+            crypto.decrypt(_flip(sealed, bit), KEY)
+        if bit // 8 in fingerprint or bit // 8 < len(crypto.MAGIC):
+            assert "header is damaged" in str(exc.value)
+    # A really different key is still called one.
+    with pytest.raises(crypto.ExportKeyError, match="wrong key"):
+        crypto.decrypt(_flip(sealed, 8 * (len(crypto.MAGIC) + 1)), crypto.parse_key(crypto.generate_key()))
+
+
+def _sealed_files(tmp_path):
+    key_file = tmp_path / "key"
+    key_text = crypto.generate_key()
+    key_file.write_text(key_text)
+    sealed = tmp_path / "export.pkexp"
+    sealed.write_bytes(crypto.encrypt(_bundle(token="pkS3cret-plaintext"), crypto.parse_key(key_text)))
+    return sealed, key_file
+
+
+def test_decrypt_of_a_damaged_header_says_so_in_one_line_and_writes_nothing(tmp_path, capsys):
+    from platform_kit.cli import main
+
+    sealed, key_file = _sealed_files(tmp_path)
+    sealed.write_bytes(_flip(sealed.read_bytes(), 8 * (len(crypto.MAGIC) + 3)))  # in the fingerprint
+    out = tmp_path / "out"
+    assert main(["export", "decrypt", str(sealed), "--key-file", str(key_file), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("platform-kit: error: the export's header is damaged") and "\n" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("taken", ["variables.json", "connections.json"])
+def test_decrypt_into_a_name_taken_by_a_directory_leaves_no_plaintext(tmp_path, capsys, taken):
+    from platform_kit.cli import main
+
+    sealed, key_file = _sealed_files(tmp_path)
+    out = tmp_path / "out"
+    (out / taken).mkdir(parents=True)
+    for extra in ([], ["--force"]):
+        argv = ["export", "decrypt", str(sealed), "--key-file", str(key_file), "--out", str(out), *extra]
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("platform-kit: error: ") and "is not a regular file" in err and "\n" not in err
+        assert [p.name for p in out.iterdir()] == [taken]  # nothing written, not even a temporary file
+    # An --out that is a file is refused the same way.
+    argv = ["export", "decrypt", str(sealed), "--key-file", str(key_file), "--out", str(key_file)]
+    assert main(argv) == 2
+    assert "is not a directory" in capsys.readouterr().err
+
+
+def test_import_files_are_checked_whole_before_anything_is_written():
+    from platform_kit.export.format import check_importable
+
+    good = {"conn_type": "postgres", "host": "db", "port": 5432, "extra": '{"a": 1}'}
+    check_importable(
+        {"k": "v", "j": {"value": [1, 2], "description": None}}, {"db": good, "p": {**good, "port": "5432"}}
+    )
+    bad = {
+        "db": {**good, "port": "notaport"},
+        "no type": {**good, "conn_type": None},
+        "x": {**good, "extra": "[1, 2]"},
+        "y": {**good, "host": 5},
+    }
+    with pytest.raises(ExportError) as exc:
+        check_importable({"fine": "value"}, bad)
+    message = str(exc.value)
+    assert "\n" not in message and "nothing was imported" in message
+    assert "connection 'db': port 'notaport' is not a whole number" in message
+    assert "(and 2 more)" in message  # four connections, five problems: the first three are shown

@@ -108,7 +108,15 @@ def test_unsafe_roots_fail_with_exit_code_2(capsys):
 
 # Subfolders of the operating system's trees, whatever the flags (--allow-any-layout included): a dry run
 # of /usr/share or /etc/ssl used to plan deletions there.
-SYSTEM_SUBFOLDERS = ["/usr/share", "/usr/lib", "/etc/ssl", "/var/lib/dpkg", "/var/log/apt", "/boot", "/proc/self"]
+SYSTEM_SUBFOLDERS = [
+    "/usr/share",
+    "/usr/lib",
+    "/etc/ssl",
+    "/var/lib/dpkg",
+    "/var/log/apt",
+    "/boot",
+    "/proc/self",
+]
 
 
 @pytest.mark.parametrize("target", [path for path in SYSTEM_SUBFOLDERS if Path(path).is_dir()])

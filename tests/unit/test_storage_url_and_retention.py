@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from platform_kit.storage import BackupSet, RetentionPolicy, StorageError, parse_url, plan_retention
-from platform_kit.storage.manifest import MANIFEST_FORMAT, new_set_id, parse_set_id
+from platform_kit.storage.manifest import MANIFEST_FORMAT, new_set_id, parse_set_id, run_set_id
 from platform_kit.storage.s3 import MAX_PARTS, MIN_PART_SIZE, choose_part_size
 
 pytestmark = pytest.mark.unit
@@ -58,6 +58,14 @@ def test_set_ids_round_trip():
     assert parse_set_id("latest") is None
 
 
+def test_runs_of_the_same_second_get_sets_of_their_own_that_still_sort_by_time():
+    now = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    ids = {run_set_id(now) for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(i.startswith("20260304T050607Z-") and parse_set_id(i) == now for i in ids)
+    assert parse_set_id("20260304T050607Z-") is None and parse_set_id("20260304T050607Z-UPPER") is None
+
+
 def make_set(ts: datetime, *, verified: bool = True, complete: bool = True) -> BackupSet:
     from platform_kit.storage import StorageURL
 
@@ -98,6 +106,24 @@ def test_zero_policy_never_deletes_newest_verified():
     plan = plan_retention(sets, RetentionPolicy(daily=0, weekly=0, monthly=0))
     assert list(plan.keep) == [new_set_id(start + timedelta(days=4))]
     assert len(plan.delete) == 4
+
+
+def test_a_running_backup_keeps_its_own_set_even_when_the_policy_would_drop_it():
+    """A run that started earlier but finished after a newer one (a long manual backup overlapping the
+    scheduled run) must not delete the set it is about to report."""
+    start = datetime(2026, 1, 1, 1, tzinfo=UTC)
+    ours, theirs = make_set(start), make_set(start + timedelta(hours=1))
+    plan = plan_retention(
+        [ours, theirs], RetentionPolicy(daily=1, weekly=0, monthly=0), protect=[ours.set_id]
+    )
+    assert plan.delete == [] and plan.keep == {
+        ours.set_id: ["this run"],
+        theirs.set_id: ["newest verified", "daily"],
+    }
+    # Still a backup like any other for the next run's retention.
+    assert plan_retention([ours, theirs], RetentionPolicy(daily=1, weekly=0, monthly=0)).delete == [
+        ours.set_id
+    ]
 
 
 def test_policy_rejects_negative():
