@@ -59,11 +59,8 @@ def test_a_failed_test_alert_is_reported_on_stderr_and_stdout_stays_empty(tmp_pa
         "password": f"http://127.0.0.1:{closed}/hook",
         "extra": {"total_timeout": 2},
     }
-    env = {
-        "PATH": os.environ["PATH"],
-        "AIRFLOW_HOME": str(tmp_path),
-        "AIRFLOW_CONN_SLACK_DEFAULT": json.dumps(conn),
-    }
+    plain_shell = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH", "LANG")}
+    env = {**plain_shell, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW_CONN_SLACK_DEFAULT": json.dumps(conn)}
     proc = subprocess.run(
         [str(Path(sys.executable).with_name("platform-kit")), "alerts", "test"],
         env=env,
