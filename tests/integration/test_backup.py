@@ -16,9 +16,11 @@ import subprocess
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
+import psycopg
 import pytest
 from airflow_env import migrated_metadata_db
 from storage_conns import aws_conn_json, google_conn_json
@@ -411,3 +413,356 @@ def test_failed_manifest_write_removes_the_dump(connections, s3_bucket, bulky_db
     with pytest.raises(BackupError, match=r"could not write the manifest .* the dump was removed"):
         create_backup(target_from_dsn(bulky_db), store, dest)
     assert list(store.list()) == []
+
+
+# --- every run owns its set, signals end runs through their cleanup, hostile targets (issue 15) -----------
+
+PLATFORM_KIT = str(Path(sys.executable).with_name("platform-kit"))
+
+
+class _SameSecond(datetime):
+    """The clock both runs read: two processes cannot be made to start in the same second reliably
+    here, so the engine's clock is pinned instead (everything else, pg_dump and the stores, is real)."""
+
+    @classmethod
+    def now(cls, tz=None):
+        return cls(2026, 11, 30, 9, 57, 33, tzinfo=UTC)
+
+
+def _children(parent: int, comm: str, marker: bytes = b"") -> list[int]:
+    """Pids of the ``comm`` processes whose parent is ``parent`` (and whose command line has ``marker``)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if fields[1] == f"({comm})" and int(fields[3]) == parent and marker in cmdline:
+            found.append(int(fields[0]))
+    return found
+
+
+def _dump_of(parent: int) -> int | None:
+    pids = _children(parent, "pg_dump", b"--format=custom")
+    return pids[0] if pids else None
+
+
+@pytest.mark.parametrize("scheme", ["s3", "gs"])
+def test_runs_started_in_the_same_second_each_commit_and_report_their_own_set(
+    request, scheme, connections, airflow_db, monkeypatch
+):
+    import platform_kit.backup.engine as engine
+
+    url = _bucket_url(request, scheme)
+    monkeypatch.setattr(engine, "datetime", _SameSecond)
+    start = threading.Barrier(2)
+
+    def run():
+        store, dest = open_store(url)
+        start.wait()
+        return create_backup(target_from_dsn(airflow_db), store, dest)
+
+    runs = [_run_in_thread(run) for _ in range(2)]
+    for thread, _ in runs:
+        thread.join(300)
+    first, second = (outcome["result"] for _, outcome in runs)
+
+    assert first["set_id"] != second["set_id"]
+    assert first["set_id"].startswith("20261130T095733Z-") and second["set_id"].startswith(
+        "20261130T095733Z-"
+    )
+    store, dest = open_store(url)
+    assert {s.set_id for s in list_sets(store, dest)} == {first["set_id"], second["set_id"]}
+    for manifest in (first, second):
+        set_url = dest.child(manifest["set_id"])
+        assert read_manifest(store, set_url)["sha256"] == manifest["sha256"]
+        assert store.sha256_of(manifest["dump_key"])[0] == manifest["sha256"]
+        assert verify_backup(store, set_url, expected_sha256=manifest["sha256"])["ok"]
+
+
+def test_a_second_writer_of_one_set_fails_in_one_line_and_leaves_the_first_intact(
+    connections, s3_bucket, bulky_db
+):
+    """Only a caller that names the set can collide (runs pick unique names): S3's If-None-Match makes
+    the later commit fail instead of replacing the object. The GCS emulator ignores ifGenerationMatch,
+    so this runs on S3 only; on GCS the same request carries ifGenerationMatch=0."""
+    from platform_kit.backup.engine import DumpOptions
+
+    url = f"s3://{s3_bucket}/metadb"
+    start = threading.Barrier(2)
+
+    def run(level: int):
+        store, dest = open_store(url)
+        start.wait()
+        options = DumpOptions(compress_level=level)  # 0 finishes well before 9: a fixed order
+        return create_backup(
+            target_from_dsn(bulky_db), store, dest, set_id="20260102T000000Z", options=options
+        )
+
+    (fast, fast_outcome), (slow, slow_outcome) = (
+        _run_in_thread(lambda: run(0)),
+        _run_in_thread(lambda: run(9)),
+    )
+    fast.join(300)
+    slow.join(300)
+    winner, error = fast_outcome["result"], slow_outcome.get("error")
+    assert isinstance(error, BackupError), slow_outcome
+    assert "already exists: another run wrote it first" in str(error) and "\n" not in str(error)
+    store, dest = open_store(url)
+    set_url = dest.child("20260102T000000Z")
+    assert (
+        read_manifest(store, set_url)["sha256"] == winner["sha256"] == store.sha256_of(winner["dump_key"])[0]
+    )
+    assert verify_backup(store, set_url, expected_sha256=winner["sha256"])["ok"]
+    assert store.client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+
+
+def _verified_set(store, dest, set_id: str, dump: bytes) -> None:
+    from platform_kit.storage import build_manifest, write_manifest
+
+    set_url = dest.child(set_id)
+    info = store.put_bytes(set_url.key("metadb.dump"), dump)
+    manifest = build_manifest(
+        "platform-kit-metadb-backup", set_id, [info], dump_key=info.key, verification={"ok": True}
+    )
+    write_manifest(store, set_url, manifest)
+
+
+def test_retention_of_a_run_never_deletes_the_set_it_reports(connections, s3_bucket):
+    """Run A started at 01:00 and finished after run B (02:00): with keep_daily=1 A's own retention
+    used to delete A's set, the one its summary then reported."""
+    from platform_kit.backup.tasks import retention_task
+
+    url = f"s3://{s3_bucket}/metadb"
+    store, dest = open_store(url)
+    ours, theirs = "20260103T010000Z-0000000a", "20260103T020000Z-0000000b"
+    _verified_set(store, dest, ours, b"PGDMP ours")
+    _verified_set(store, dest, theirs, b"PGDMP theirs")
+    params = {"keep_daily": 1, "keep_weekly": 0, "keep_monthly": 0, "retention_dry_run": False}
+    dumped = {
+        "backup": str(dest.child(ours)),
+        "set_id": ours,
+        "destination": url,
+        "size": 10,
+        "sha256": "x",
+        "dump_seconds": 1,
+        "server_version": "15",
+        "airflow_version": "3",
+        "alembic_revision": "r",
+        "rows": {},
+        "tables": 1,
+        "excluded_table_data": [],
+        "fernet_key": "present",
+    }
+    summary = retention_task(params, dumped, {"ok": True, "sha256_ok": True, "toc_entries": 3})
+    assert {s.set_id for s in list_sets(store, dest)} == {ours, theirs}
+    assert summary["retention"]["deleted"] == []
+
+
+def test_a_verification_never_brings_back_a_set_deleted_while_it_ran(connections, s3_bucket, bulky_db, pg):
+    """Retention deletes a set (manifest first) while a verify of it is restoring: the verify used to
+    write the manifest back, leaving a 'verified' set without its dump. S3 only (If-Match); the GCS
+    emulator ignores ifGenerationMatch."""
+    from platform_kit.storage import delete_set
+
+    store, dest = open_store(f"s3://{s3_bucket}/metadb")
+    manifest = create_backup(target_from_dsn(bulky_db), store, dest)
+    set_url = dest.child(manifest["set_id"])
+    thread, outcome = _run_in_thread(
+        lambda: verify_backup(store, set_url, restore_test=target_from_dsn(pg.dsn()))
+    )
+    # The restore is copying rows: the dump is being read, the manifest was read long ago.
+    _when(
+        lambda: (
+            pg.psql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE 'platform_kit_restore_test%' "
+                "AND query LIKE 'COPY%'"
+            )
+            != "0"
+        ),
+        timeout=120,
+    )
+    (backup,) = list_sets(store, dest)
+    delete_set(store, backup)
+    thread.join(300)
+    assert isinstance(outcome.get("error"), BackupError), outcome
+    assert "deleted or rewritten while it was being verified" in str(outcome["error"])
+    assert list(store.list(set_url.key())) == []
+
+
+@pytest.mark.parametrize(
+    ("scheme", "sig"), [("s3", signal.SIGTERM), ("s3", signal.SIGINT), ("gs", signal.SIGTERM)]
+)
+def test_a_signal_mid_upload_aborts_it_stops_pg_dump_and_ends_in_one_line(
+    request, scheme, sig, connections, bulky_db
+):
+    url = _bucket_url(request, scheme)
+    store, dest = open_store(url)
+    cli = subprocess.Popen(
+        [PLATFORM_KIT, "backup", "create", "--to", url, "--dsn", bulky_db, "--no-verify"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Mid-stream: more than one S3 part / GCS chunk (16 MiB) has left pg_dump, and it is still running.
+        _when(lambda: _bytes_written(_dump_of(cli.pid)) > 20 * MiB, timeout=180)
+        dump = _dump_of(cli.pid)
+        if scheme == "s3":
+            assert _upload_started(store)
+        cli.send_signal(sig)
+        out, err = cli.communicate(timeout=120)
+    finally:
+        cli.kill()
+    name = signal.Signals(sig).name
+    assert cli.returncode == 128 + sig, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"platform-kit: interrupted by {name}; pg_dump stopped, upload to ")
+    assert "aborted, nothing committed" in last and out == ""
+    assert not Path(f"/proc/{dump}").exists()  # pg_dump ended (and was reaped)
+    assert list(store.list(dest.key())) == []
+    if scheme == "s3":
+        assert store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []
+
+
+def _scratch_databases(pg) -> list[str]:
+    listed = pg.psql(
+        "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database "
+        "WHERE datname LIKE 'platform_kit_restore_test%'"
+    )
+    return [name for name in listed.split(",") if name]
+
+
+def _copying_into(pg, exclude: tuple[str, ...] = ()) -> str | None:
+    """The scratch database a restore test is copying rows into, if any (not one of ``exclude``)."""
+    rows = pg.psql(
+        "SELECT string_agg(datname, ',') FROM pg_stat_activity "
+        "WHERE datname LIKE 'platform_kit_restore_test%' AND query LIKE 'COPY%'"
+    )
+    names = [name for name in rows.split(",") if name and name not in exclude]
+    return names[0] if names else None
+
+
+def test_restore_tests_leave_no_scratch_database_behind(connections, s3_bucket, bulky_db, pg):
+    """SIGTERM drops the scratch database on the way out; one a SIGKILLed run leaves behind is dropped
+    by the next verify, and never one that another verify is still using."""
+    from platform_kit.backup.restore import drop_leftover_scratch_databases
+
+    store, dest = open_store(f"s3://{s3_bucket}/metadb")
+    manifest = create_backup(target_from_dsn(bulky_db), store, dest)
+    set_url = str(dest.child(manifest["set_id"]))
+
+    def verify() -> subprocess.Popen:
+        argv = [PLATFORM_KIT, "backup", "verify", set_url, "--restore-test-dsn", pg.dsn(), "--json"]
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    terminated = verify()
+    _when(lambda: _copying_into(pg), timeout=180)
+    terminated.send_signal(signal.SIGTERM)
+    _, err = terminated.communicate(timeout=120)
+    assert terminated.returncode == 143, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("platform-kit: interrupted by SIGTERM;") and "scratch database" in last
+    assert "pg_restore stopped" in last and "Traceback" not in err
+    assert _scratch_databases(pg) == []
+
+    killed = verify()
+    _when(lambda: _copying_into(pg), timeout=180)
+    killed.kill()  # SIGKILL: no cleanup code runs
+    killed.wait()
+    (leftover,) = _scratch_databases(pg)
+
+    following = verify()
+    in_use = []
+    _when(lambda: in_use.append(_copying_into(pg, exclude=(leftover,))) or in_use[-1], timeout=180)
+    with psycopg.connect(pg.dsn(), autocommit=True) as conn:
+        assert drop_leftover_scratch_databases(conn) == []  # the running test's database is in use
+    out, err = following.communicate(timeout=300)
+    assert following.returncode == 0, err
+    result = json.loads(out)
+    assert result["restore_test"]["mismatches"] == {}
+    assert result["restore_test"]["leftover_scratch_databases_dropped"] == [leftover]
+    assert _scratch_databases(pg) == []
+
+
+def _error_lines(capsys) -> list[str]:
+    return [line for line in capsys.readouterr().err.splitlines() if line.startswith("platform-kit: error:")]
+
+
+def test_restore_refuses_any_user_object_and_quotes_the_servers_error(
+    connections, s3_bucket, airflow_db, pg_database, capsys
+):
+    store, dest = open_store(f"s3://{s3_bucket}/metadb")
+    manifest = create_backup(target_from_dsn(airflow_db), store, dest)
+    set_url = str(dest.child(manifest["set_id"]))
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(
+            "CREATE SCHEMA app; CREATE TYPE app.mood AS ENUM ('ok'); CREATE SEQUENCE app.counter; "
+            "CREATE VIEW public.log AS SELECT 1 AS id; "
+            "CREATE FUNCTION app.answer() RETURNS int LANGUAGE sql AS 'SELECT 42'"
+        )
+    target = target_from_dsn(pg_database)
+
+    def objects():
+        from platform_kit.backup.pgtools import user_objects
+
+        with target.connect() as conn:
+            return user_objects(conn)
+
+    before = objects()
+    assert len(before) == 4 and table_counts(target) == {}  # no table at all: the old check saw "empty"
+    assert main(["backup", "restore", set_url, "--target-dsn", pg_database]) == 2
+    (line,) = _error_lines(capsys)
+    assert "is not empty (1 function, 1 sequence, 1 type, 1 view: app.answer" in line
+
+    # Forced, pg_restore fails on the view named like a table of the dump; the line is the server's.
+    assert main(["backup", "restore", set_url, "--target-dsn", pg_database, "--force"]) == 2
+    (line,) = _error_lines(capsys)
+    assert line.startswith("platform-kit: error: pg_restore failed (exit code 1): ERROR: ")
+    assert '"log"' in line and "Command was" not in line
+    assert objects() == before  # one transaction: the target is as it was
+
+
+def test_an_endpoint_that_accepts_but_never_answers_fails_within_about_a_minute(airflow_db):
+    """A listening socket nobody accepts on: connections succeed, no byte ever comes back. botocore's
+    and google-cloud-storage's defaults let that hang a call for three minutes or more."""
+    import socket
+
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(128)
+    endpoint = f"http://127.0.0.1:{hole.getsockname()[1]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "STORAGE_EMULATOR"))}
+    env["AIRFLOW_CONN_AWS_DEFAULT"] = aws_conn_json(endpoint)
+    env["AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT"] = google_conn_json(endpoint)
+    runs = {
+        scheme: subprocess.Popen(
+            [
+                PLATFORM_KIT,
+                "backup",
+                "create",
+                "--to",
+                f"{scheme}://silent-bucket/metadb",
+                "--dsn",
+                airflow_db,
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for scheme in ("s3", "gs")
+    }
+    try:
+        for scheme, proc in runs.items():
+            # docs/backup.md promises about a minute; the CLI's start-up comes on top.
+            _, err = proc.communicate(timeout=150)
+            errors = [line for line in err.splitlines() if line.startswith("platform-kit: error:")]
+            assert proc.returncode == 2, (scheme, err[-2000:])
+            assert len(errors) == 1 and "silent-bucket" in errors[0] and "Traceback" not in err
+    finally:
+        for proc in runs.values():
+            proc.kill()
+        hole.close()
