@@ -22,6 +22,9 @@ SLACK_CONN_ID = "slack_default"
 KEEP_DAILY = 7
 KEEP_WEEKLY = 4
 KEEP_MONTHLY = 6
+#: A set verified this recently is never deleted by another run's retention: the run that made it may still
+#: be reporting it (two runs of one day overlap; the daily rule would keep only the newer).
+RETENTION_GRACE_MINUTES = 60
 
 # --- Object storage (S3 and GCS) ------------------------------------------------------------------------
 # An endpoint that accepts connections but never answers must fail a call in about a minute, not hang for

@@ -4,6 +4,7 @@ download and decrypt through the CLI, retention shared with backups, unknown sch
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from platform_kit.export import crypto
 from platform_kit.export.engine import ExportRequest, run_export
 from platform_kit.export.format import ExportContent, variable_entry
 from platform_kit.export.publish import download, open_destination
-from platform_kit.storage import StorageError, open_store, parse_url
+from platform_kit.storage import StorageError, list_sets, open_store, parse_url
 
 pytestmark = pytest.mark.integration
 
@@ -50,12 +51,13 @@ def test_daily_exports_publish_verify_and_prune(destination_url, tmp_path, monke
         run_export(ExportRequest(mode="sdk", key=key), _content, destination, now=start + timedelta(days=day))
         for day in range(3)
     ]
-    assert summaries[2]["retention"]["deleted"] == ["20261101T020000Z"]
+    (deleted,) = summaries[2]["retention"]["deleted"]
+    assert deleted.startswith("20261101T020000Z-")
 
     store, parsed = open_store(destination_url)
     keys = sorted(o.key for o in store.list(parsed.key() + "/"))
-    assert [k.split("/")[-2] for k in keys] == ["20261102T020000Z"] * 2 + ["20261103T020000Z"] * 2
-    newest = [k for k in keys if "20261103T020000Z" in k]
+    assert [k.split("/")[-2][:16] for k in keys] == ["20261102T020000Z"] * 2 + ["20261103T020000Z"] * 2
+    newest = [k for k in keys if "/20261103T020000Z-" in k]
     manifest = json.loads(store.get_bytes(next(k for k in newest if k.endswith("/manifest.json"))))
     assert manifest["kind"] == "variable-connection-export"
     assert manifest["key_fingerprint"] == crypto.key_fingerprint(key)
@@ -101,3 +103,40 @@ def test_a_damaged_upload_is_refused_by_its_manifest(destination_url, tmp_path, 
 def test_unknown_scheme_is_refused_before_anything_is_read():
     with pytest.raises(StorageError, match="unsupported storage scheme 'ftp'"):
         open_destination("ftp://bucket/x", keep_daily=1, keep_weekly=0, keep_monthly=0)
+
+
+def test_exports_started_in_the_same_second_each_publish_their_own_set(destination_url):
+    """Two runs of the same second used to share a folder: the second overwrote the first's artifact and
+    both reported success. Each now writes its own set, create-only, and keeps it from retention."""
+    key = crypto.parse_key(KEY_TEXT)
+    now = datetime.now(UTC).replace(microsecond=0)  # both runs in this very second
+    start = threading.Barrier(2)
+    summaries: list[dict] = []
+
+    def run(value: str) -> None:
+        destination = open_destination(destination_url, keep_daily=7, keep_weekly=0, keep_monthly=0)
+
+        def collect() -> ExportContent:
+            return ExportContent(variables={"who": variable_entry(value, None)})
+
+        start.wait()
+        summary = run_export(ExportRequest(mode="sdk", key=key), collect, destination, now=now)
+        summaries.append({**summary, "who": value})
+
+    threads = [threading.Thread(target=run, args=(value,)) for value in ("first run", "second run")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert len(summaries) == 2 and summaries[0]["destination"] != summaries[1]["destination"]
+    # The daily rule keeps one export per day, but neither run's retention removed the other's set: it
+    # was verified moments ago, its run may still be reporting it.
+    store, parsed = open_store(destination_url)
+    by_set = {summary["destination"].rsplit("/", 2)[-2]: summary for summary in summaries}
+    left = list_sets(store, parsed)
+    assert sorted(backup.set_id for backup in left) == sorted(by_set)
+    for backup in left:
+        summary = by_set[backup.set_id]
+        artifact, manifest = download(summary["destination"])
+        assert manifest["sha256"] == summary["sha256"] and manifest["verification"]["ok"] is True
+        assert json.loads(crypto.decrypt(artifact, key))["variables"]["who"] == summary["who"]

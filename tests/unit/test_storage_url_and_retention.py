@@ -126,6 +126,15 @@ def test_a_running_backup_keeps_its_own_set_even_when_the_policy_would_drop_it()
     ]
 
 
+def test_a_set_another_run_verified_moments_ago_is_not_deleted_under_it():
+    start = datetime(2026, 1, 1, 1, tzinfo=UTC)
+    older, newer = make_set(start), make_set(start + timedelta(hours=1))
+    policy = RetentionPolicy(daily=1, weekly=0, monthly=0)
+    older.manifest["verification"]["verified_at"] = (start + timedelta(hours=2)).isoformat()
+    assert plan_retention([older, newer], policy, now=start + timedelta(hours=2, minutes=10)).delete == []
+    assert plan_retention([older, newer], policy, now=start + timedelta(hours=4)).delete == [older.set_id]
+
+
 def test_policy_rejects_negative():
     with pytest.raises(ValueError, match="daily"):
         RetentionPolicy(daily=-1)

@@ -273,6 +273,7 @@ def verify_backup(
         raise
     finally:
         result["seconds"] = round(time.monotonic() - started, 3)
+        result["verified_at"] = datetime.now(UTC).isoformat()  # when the verdict came (retention's grace)
         if record and verdict:
             _record_verification(store, set_url, manifest, version, result)
     log.info("verified %s: %s", set_url, result)

@@ -77,6 +77,8 @@ def build_summary(options: CleanupOptions, clean_before: datetime, result: dict[
 
 def format_table_report(summary: dict[str, Any]) -> Iterable[str]:
     """Human-readable lines: one per table, then totals (used by the CLI and the task log)."""
+    if not summary.get("tables") and not summary.get("rows_cascaded"):
+        return  # nothing ran (e.g. a database that is not Airflow's): no empty table to print
     yield f"{'table':<28} {'status':<8} {'matched':>10} {'deleted':>10}  cutoff column"
     for name, entry in summary["tables"].items():
         matched = "-" if entry["matched"] is None else str(entry["matched"])

@@ -10,7 +10,7 @@ and the backup retention policy (which only counts verified sets) applies to exp
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from platform_kit.storage import (
@@ -74,7 +74,11 @@ class StorageDestination:
                 "no manifest written, the set stays incomplete"
             )
         facts = dict(manifest)
-        facts["verification"] = {"ok": True, "method": "read back and sha256 compared before the manifest"}
+        facts["verification"] = {
+            "ok": True,
+            "method": "read back and sha256 compared before the manifest",
+            "verified_at": datetime.now(UTC).isoformat(),
+        }
         write_manifest(store, set_url, build_manifest(MANIFEST_KIND, folder, [info], **facts), create=True)
         return {
             "artifact": set_url.url_for(info.key),
@@ -83,7 +87,12 @@ class StorageDestination:
 
     def retention(self, *, now: datetime, dry_run: bool, protect: str | None = None) -> dict[str, Any]:
         result = apply_retention(
-            self._open(), self._parsed, self._policy, dry_run=dry_run, protect=[protect] if protect else ()
+            self._open(),
+            self._parsed,
+            self._policy,
+            dry_run=dry_run,
+            protect=[protect] if protect else (),
+            now=now,
         )
         deleted = result.get("deleted", result.get("would_delete", []))
         return {

@@ -202,6 +202,11 @@ def delete_set(store: ObjectStore, backup: BackupSet) -> int:
     return len(ordered)
 
 
+def parse_timestamp(text: str) -> datetime | None:
+    """An ISO-8601 time from a manifest as an aware datetime (UTC when it has no zone), or ``None``."""
+    return _parse_iso(text)
+
+
 def _parse_iso(text: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text)

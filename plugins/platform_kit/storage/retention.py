@@ -6,9 +6,11 @@ operator can look at them. The newest verified set is always kept, whatever the 
 
 Retention never races a running backup: a set still being written or verified has no verified manifest
 yet, so it is ignored; the run applying retention passes its own set in ``protect`` (it may be older
-than a set another run finished meanwhile, and must not delete what it is about to report); and a set is
-deleted manifest first, so a verification finishing on it meanwhile cannot write its manifest back
-(:func:`~platform_kit.storage.manifest.write_manifest` replaces only the version it read).
+than a set another run finished meanwhile, and must not delete what it is about to report); a set
+verified less than :data:`~platform_kit.defaults.RETENTION_GRACE_MINUTES` ago is kept too (its own run
+may still be reporting it); and a set is deleted manifest first, so a verification finishing on it
+meanwhile cannot write its manifest back (:func:`~platform_kit.storage.manifest.write_manifest`
+replaces only the version it read).
 
 The policy works like restic's ``--keep-daily/--keep-weekly/--keep-monthly``: walking from newest to
 oldest, a set is kept for "daily" if it is the newest one of a calendar day (UTC) not yet seen, until N
@@ -19,12 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from platform_kit.defaults import KEEP_DAILY, KEEP_MONTHLY, KEEP_WEEKLY
+from platform_kit.defaults import KEEP_DAILY, KEEP_MONTHLY, KEEP_WEEKLY, RETENTION_GRACE_MINUTES
 from platform_kit.storage.base import ObjectStore
-from platform_kit.storage.manifest import BackupSet, delete_set, list_sets
+from platform_kit.storage.manifest import BackupSet, delete_set, list_sets, parse_timestamp
 from platform_kit.storage.url import StorageURL
 from platform_kit.utils import size_fields
 
@@ -60,12 +62,24 @@ _BUCKETS: dict[str, Callable[[datetime], tuple]] = {
 }
 
 
+def _verified_near(backup: BackupSet, now: datetime, grace: timedelta) -> bool:
+    stamp = ((backup.manifest or {}).get("verification") or {}).get("verified_at")
+    verified = parse_timestamp(stamp) if isinstance(stamp, str) else None
+    return verified is not None and abs(verified - now) <= grace
+
+
 def plan_retention(
-    sets: Sequence[BackupSet], policy: RetentionPolicy, *, protect: Collection[str] = ()
+    sets: Sequence[BackupSet],
+    policy: RetentionPolicy,
+    *,
+    protect: Collection[str] = (),
+    now: datetime | None = None,
+    grace: timedelta = timedelta(minutes=RETENTION_GRACE_MINUTES),
 ) -> RetentionPlan:
     """Decide, without touching storage, which sets to keep and which to delete.
 
     :param protect: set ids never deleted (the running backup's own set), kept as ``"this run"``.
+    :param now: with it, sets verified within ``grace`` of ``now`` are kept (``"just verified"``).
     """
     plan = RetentionPlan()
     candidates: list[BackupSet] = []
@@ -97,6 +111,10 @@ def plan_retention(
                 continue
             seen.append(bucket)
             plan.keep.setdefault(backup.set_id, []).append(rule)
+    if now is not None:
+        for backup in candidates:
+            if backup.set_id not in plan.keep and _verified_near(backup, now, grace):
+                plan.keep[backup.set_id] = ["just verified (its run may still be reporting it)"]
     plan.delete = [s.set_id for s in candidates if s.set_id not in plan.keep]
     return plan
 
@@ -108,16 +126,18 @@ def apply_retention(
     *,
     dry_run: bool = True,
     protect: Collection[str] = (),
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """List the sets under ``url``, plan retention and, unless ``dry_run``, delete what the plan drops.
 
     :param protect: set ids never deleted: the caller's own set (see the module docstring).
+    :param now: the run's time (default: now), for the grace of just-verified sets.
 
     :returns: a summary: ``kept`` (id -> reasons), ``deleted`` or ``would_delete`` (ids), ``ignored``,
         ``objects_deleted`` and ``bytes_freed``.
     """
     sets = list_sets(store, url)
-    plan = plan_retention(sets, policy, protect=protect)
+    plan = plan_retention(sets, policy, protect=protect, now=now or datetime.now(UTC))
     by_id = {s.set_id: s for s in sets}
     freed = sum(by_id[i].size for i in plan.delete)
     objects = 0
