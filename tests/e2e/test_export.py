@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from export_airflow import (
-    AIRFLOW_BIN,
     AirflowDB,
     Content,
     create_database,
@@ -117,7 +116,7 @@ def test_export_round_trips_every_field_into_a_fresh_airflow_and_logs_no_secret(
     db_name = f"pk_export_restore_{uuid.uuid4().hex[:6]}"
     target = AirflowDB(create_database(twin.metadb_dsn, db_name)).migrate()
     try:
-        result = restore.import_with_cli(out, "fail", airflow_bin=AIRFLOW_BIN, env=target.env)
+        result = restore.import_with_cli(out, "fail", env=target.env)
         assert result["variables"] == summary["variables"]
         restored = target.dump()
     finally:

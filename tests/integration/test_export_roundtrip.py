@@ -4,7 +4,12 @@ migrated Airflow metadata DBs in the session PostgreSQL cluster, compared field 
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -87,7 +92,7 @@ def test_platform_kit_import_honours_on_existing(tmp_path, fresh_db):
     assert main(["export", "decrypt", str(artifact), "--key-file", str(key_file), "--out", str(out)]) == 0
     target = fresh_db()
 
-    result = restore.import_with_cli(out, "fail", airflow_bin=AIRFLOW_BIN, env=target.env)
+    result = restore.import_with_cli(out, "fail", env=target.env)
     assert result["variables"] == len(content.variables)
     assert differences(content, target.dump()) == []
 
@@ -98,16 +103,16 @@ def test_platform_kit_import_honours_on_existing(tmp_path, fresh_db):
     target.cli("connections", "add", some_conn, "--conn-type", "generic", "--conn-host", "changed")
 
     with pytest.raises(ExportError, match="already exist in the target"):
-        restore.import_with_cli(out, "fail", airflow_bin=AIRFLOW_BIN, env=target.env)
+        restore.import_with_cli(out, "fail", env=target.env)
     after_fail = target.dump()
     assert after_fail.variables[some_key]["value"] == "changed by an operator"
 
-    restore.import_with_cli(out, "skip", airflow_bin=AIRFLOW_BIN, env=target.env)
+    restore.import_with_cli(out, "skip", env=target.env)
     skipped = target.dump()
     assert skipped.variables[some_key]["value"] == "changed by an operator"
     assert skipped.connections[some_conn]["host"] == "changed"
 
-    restore.import_with_cli(out, "overwrite", airflow_bin=AIRFLOW_BIN, env=target.env)
+    restore.import_with_cli(out, "overwrite", env=target.env)
     assert differences(content, target.dump()) == []
 
 
@@ -175,3 +180,108 @@ def test_wrong_metadb_password_fails_in_one_line_without_leaking_it(fresh_db, mo
     message = str(exc.value)
     assert "\n" not in message and "airflow variables export" in message
     assert "wrong-pass" not in message
+
+
+# --- nothing lost, nothing half-done (issue 15) ------------------------------------------------------------
+
+PLATFORM_KIT = str(Path(sys.executable).with_name("platform-kit"))
+
+
+def _error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("platform-kit: error:")]
+
+
+def test_decrypt_onto_a_full_disk_leaves_no_plaintext_and_ends_in_one_line(tmp_path):
+    """A 64 KiB tmpfs (mounted in a private mount namespace, so no root on the host is needed) fills up
+    while variables.json is written: the partial plaintext used to stay, and the run ended in a traceback."""
+    if not shutil.which("unshare") or subprocess.run(["unshare", "-rm", "true"], check=False).returncode:
+        pytest.skip("needs unshare with user and mount namespaces to mount a tmpfs")
+    artifact, key_file = _sealed_export(tmp_path, make_content(30, 5))  # ~300 KB of plaintext
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    out = tiny / "restore"
+    decrypt = [
+        PLATFORM_KIT,
+        "export",
+        "decrypt",
+        str(artifact),
+        "--key-file",
+        str(key_file),
+        "--out",
+        str(out),
+    ]
+    script = (
+        f"mount -t tmpfs -o size=64k tmpfs {shlex.quote(str(tiny))} || exit 99\n"
+        f"{shlex.join(decrypt)}\n"
+        'echo "exit=$?"\n'
+        f"ls -A {shlex.quote(str(out))}\n"
+    )
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    status, *listing = proc.stdout.strip().splitlines()
+    assert status == "exit=2" and listing == []  # not even a temporary file is left in the folder
+    (line,) = _error_lines(proc.stderr)
+    assert "No space left on device" in line and "was removed" in line
+    assert "Traceback" not in proc.stderr
+
+
+def _decrypted(tmp_path, content: Content) -> tuple[Path, dict]:
+    artifact, key_file = _sealed_export(tmp_path, content)
+    out = tmp_path / "restore"
+    assert main(["export", "decrypt", str(artifact), "--key-file", str(key_file), "--out", str(out)]) == 0
+    return out, json.loads((out / "connections.json").read_text())
+
+
+def _platform_kit_import(out: Path, target: AirflowDB) -> subprocess.CompletedProcess:
+    """``platform-kit export import DIR`` from a shell configured for the target Airflow."""
+    return subprocess.run(
+        [PLATFORM_KIT, "export", "import", str(out)],
+        env=target.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_import_is_all_or_nothing_and_a_rerun_finishes_the_job(tmp_path, fresh_db):
+    content = make_content(12, 4)
+    out, connections = _decrypted(tmp_path, content)
+    bad = sorted(connections)[-1]
+    target = fresh_db()
+
+    def untouched() -> bool:
+        rows = target.dump()
+        return not set(rows.variables) & set(content.variables) and not set(rows.connections) & set(
+            connections
+        )
+
+    # A value Airflow refuses: both files are checked before anything is written.
+    (out / "connections.json").write_text(
+        json.dumps({**connections, bad: {**connections[bad], "port": "notaport"}})
+    )
+    proc = _platform_kit_import(out, target)
+    assert proc.returncode == 2
+    (line,) = _error_lines(proc.stderr)
+    assert (
+        f"connection '{bad}': port 'notaport' is not a whole number" in line
+        and "nothing was imported" in line
+    )
+    assert untouched()
+
+    # What only the database knows (a host longer than its column): the one transaction rolls back.
+    (out / "connections.json").write_text(
+        json.dumps({**connections, bad: {**connections[bad], "host": "h" * 600}})
+    )
+    proc = _platform_kit_import(out, target)
+    assert proc.returncode == 2
+    (line,) = _error_lines(proc.stderr)
+    assert "value too long" in line and "nothing was imported" in line
+    assert "sqlalche.me" not in proc.stderr and "Traceback" not in proc.stderr
+    assert untouched()
+
+    # Fixed, the same command (default --on-existing fail: it would refuse any half-import) does it all.
+    (out / "connections.json").write_text(json.dumps(connections))
+    proc = _platform_kit_import(out, target)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout)["complete"] is True
+    assert differences(content, target.dump()) == []

@@ -78,7 +78,7 @@ def export_archives(
     clean_before: datetime,
     output: Callable[[str], None],
 ) -> dict[str, Any]:
-    from platform_kit.storage import build_manifest, new_set_id, open_store, write_manifest
+    from platform_kit.storage import build_manifest, open_store, run_set_id, write_manifest
 
     store, dest = open_store(
         options.export_url or "", aws_conn_id=options.aws_conn_id, google_conn_id=options.google_conn_id
@@ -95,13 +95,15 @@ def export_archives(
         merged_dir = Path(tmp) / "merged"
         merged_dir.mkdir()
         merged = merge_archive_csvs(files, merged_dir)
-        set_id = new_set_id()
+        # A set of this run's own, written create-only: the tables are dropped next, so another cleanup
+        # exporting in the same second must never overwrite the only copy.
+        set_id = run_set_id()
         set_url = dest.child(set_id)
         uploaded = []
         for name, info in sorted(merged.items()):
             key = set_url.key(name)
             with open(info["path"], "rb") as handle:
-                obj = store.upload_stream(key, handle, expected_size=info["bytes"])
+                obj = store.upload_stream(key, handle, expected_size=info["bytes"], if_absent=True)
             # Read it back: the archive tables are dropped next, so this copy must be the real thing.
             remote_sha, remote_size = store.sha256_of(key)
             if (remote_sha, remote_size) != (info["sha256"], info["bytes"]):
@@ -127,6 +129,7 @@ def export_archives(
                     for name, i in merged.items()
                 },
             ),
+            create=True,
         )
     dropped = driver.run("drop", tables=list(options.tables), exported=sorted(files))
     if dropped.get("error"):

@@ -36,11 +36,12 @@ def import_all(request: dict[str, Any]) -> dict[str, Any]:
 
     with create_session() as session:  # commits on success, rolls everything back on any error
         existing_keys = set(session.scalars(select(Variable.key).where(Variable.key.in_(list(variables)))))
-        existing_ids = dict(
-            session.execute(
+        existing_ids = {
+            conn_id: row_id
+            for conn_id, row_id in session.execute(
                 select(Connection.conn_id, Connection.id).where(Connection.conn_id.in_(list(connections)))
-            ).tuples()
-        )
+            )
+        }
         if on_existing == "fail" and (existing_keys or existing_ids):
             return {"conflicts": {"variables": sorted(existing_keys), "connections": sorted(existing_ids)}}
         skip = on_existing == "skip"
