@@ -363,3 +363,73 @@ def test_cli_from_a_plain_shell_takes_the_password_from_pgpassword(pg, metadb, t
     assert summary["dry_run"] is True and summary["rows_matched"] > 0 and summary["rows_deleted"] == 0
     assert pg.password not in proc.stdout + proc.stderr
     shell.assert_no_side_effects()
+
+
+# --- a database it cannot recognise, and stdout that carries only JSON (issue 15) ------------------------
+
+
+def _db_clean(tmp_path, dsn: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``platform-kit db clean`` from a plain shell that names the database the documented way."""
+    return plain_shell(tmp_path).run(
+        "db", "clean", *args, env={"PLATFORM_KIT_METADB_DSN": dsn, **(env or {})}
+    )
+
+
+def test_a_database_that_is_not_airflows_is_refused_naming_it(pg, pg_database, tmp_path):
+    """A wrong database name used to run green forever: every table "missing, 0 rows", exit 0."""
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE log (id int, dttm timestamptz);"
+            " INSERT INTO log VALUES (1, now() - interval '1 year')"
+        )
+    name = pg_database.rsplit("/", 1)[1]
+    proc = _db_clean(tmp_path, pg_database, "--retention-days", "30", "--json")
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("platform-kit: error:")]
+    assert (
+        len(errors) == 1
+        and f"database '{name}' on 127.0.0.1:{pg.port} is not an Airflow metadata DB" in errors[0]
+    )
+    assert json.loads(proc.stdout)["error"] == errors[0].removeprefix("platform-kit: error: ")
+    assert _scalar(pg_database, "SELECT count(*) FROM log") == 1
+
+
+def test_an_alembic_revision_this_airflow_does_not_know_is_refused(metadb, tmp_path):
+    """A metadata DB migrated by another (newer) Airflow: its tables may not be the ones core expects."""
+    with psycopg.connect(metadb, autocommit=True) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'ffffffffffff'")
+    before = _counts(metadb)
+    proc = _db_clean(tmp_path, metadb, "--retention-days", "30")
+    assert proc.returncode == 2
+    (line,) = [line for line in proc.stderr.splitlines() if line.startswith("platform-kit: error:")]
+    assert (
+        "is at alembic revision ffffffffffff, which Airflow 3." in line and metadb.rsplit("/", 1)[1] in line
+    )
+    assert _counts(metadb) == before
+
+
+def test_json_mode_prints_only_json_on_stdout(metadb, s3_bucket, tmp_path):
+    """With an S3 archive destination the AWS provider logs at INFO, and Airflow logs to stdout: those
+    lines used to come before the JSON document."""
+    aws = json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            "extra": {"region_name": "us-east-1", "endpoint_url": os.environ["AWS_ENDPOINT_URL"]},
+        }
+    )
+    archive = ["--archive", "export_and_drop", "--export-url", f"s3://{s3_bucket}/archives"]
+    proc = _db_clean(
+        tmp_path,
+        metadb,
+        "--retention-days",
+        str(RETENTION_DAYS),
+        *archive,
+        "--json",
+        env={"AIRFLOW_CONN_AWS_DEFAULT": aws},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)  # the whole of stdout, nothing before or after
+    assert summary["rows_deleted"] > 0 and summary["archive_export"]["files"]
+    assert "credentials retrieved" in proc.stderr  # the provider's log line went to stderr
