@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
@@ -81,9 +80,3 @@ def note_cleanup(exc: BaseException, what: str) -> None:
     """Record ``what`` a cleanup path did on ``exc`` when it is an interruption (a no-op otherwise)."""
     if isinstance(exc, RunInterrupted):
         exc.note(what)
-
-
-def current_interruption() -> RunInterrupted | None:
-    """The :class:`RunInterrupted` being handled in this thread, if any (for cleanup paths in ``finally``)."""
-    exc = sys.exc_info()[1]
-    return exc if isinstance(exc, RunInterrupted) else None

@@ -259,3 +259,54 @@ def test_platform_kit_import_via_rest_skips_or_overwrites_existing(
         connections=seeded.connections,
     )
     assert differences(expected, restored) == []
+
+
+def test_a_rest_import_that_stops_part_way_says_what_is_in_and_a_rerun_finishes(
+    twin, tmp_path, monkeypatch, capsys
+):
+    """Each bulk request is its own transaction on the server: when one fails (here a host longer than
+    its column, which only the database knows), the variables are in and the connections are not. The
+    import used to end in an error that said neither, and the rerun it suggested refused everything."""
+    prefix = f"pk_e2e_partial_{uuid.uuid4().hex[:6]}"
+    variables = {f"{prefix}_var_{i}": f"value {i}" for i in range(5)}
+    good = {
+        "conn_type": "http",
+        "host": "api.example.com",
+        "port": 443,
+        "login": "svc",
+        "password": "pkS3cretP",
+    }
+    connections = {f"{prefix}_conn_0": good, f"{prefix}_conn_1": {**good, "host": "h" * 600}}
+    out = tmp_path / "restore"
+    out.mkdir()
+    (out / "variables.json").write_text(json.dumps(variables))
+    (out / "connections.json").write_text(json.dumps(connections))
+    monkeypatch.setenv("PK_E2E_TWIN_PASSWORD", "airflow")
+    api = ["--via", "rest", "--api-url", twin.api_url, "--api-user", "airflow"]
+    api += ["--api-password-env", "PK_E2E_TWIN_PASSWORD"]
+    try:
+        assert main(["export", "import", str(out), *api]) == 2
+        captured = capsys.readouterr()
+        report = json.loads(captured.out)
+        assert report["complete"] is False
+        assert sorted(report["imported"]["written"]["variables"]) == sorted(variables)
+        assert report["imported"]["written"]["connections"] == []
+        assert sorted(report["imported"]["not_written"]["connections"]) == sorted(connections)
+        (line,) = [x for x in captured.err.splitlines() if x.startswith("platform-kit: error:")]
+        assert "wrote 5 variables and 0 connections, not 0 variables and 2 connections" in line
+        assert "rerun with --on-existing skip" in line
+        rows = dump_rows(twin.airflow_env)
+        assert set(variables) <= set(rows.variables) and not set(connections) & set(rows.connections)
+
+        connections[f"{prefix}_conn_1"]["host"] = "api.example.org"
+        (out / "connections.json").write_text(json.dumps(connections))
+        assert main(["export", "import", str(out), *api, "--on-existing", "skip"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["complete"] is True and report["imported"]["connections"] == 2
+        assert report["imported"]["variables_skipped_existing"] == 5
+        rows = dump_rows(twin.airflow_env)
+        assert rows.connections[f"{prefix}_conn_1"]["host"] == "api.example.org"
+        assert {k: rows.variables[k]["value"] for k in variables} == variables
+    finally:
+        _bulk(twin, "variables", list(variables), action="delete")
+        _bulk(twin, "connections", list(connections), action="delete")

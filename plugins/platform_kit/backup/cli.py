@@ -93,7 +93,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     scratch.add_argument(
         "--restore-test-dsn",
         default=None,
-        help="the same with postgresql://user@host:port/db; libpq's PGPASSWORD/PGPASSFILE/PGSSL* apply",
+        help="the same with postgresql://user@host:port/db; libpq's PGPASSWORD/PGPASSFILE/PGSSL* apply "
+        "(either way, scratch DBs an earlier, killed verify left on that server are dropped)",
     )
     storage_args(verify)
     verify.set_defaults(handler=_verify)
@@ -108,7 +109,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "password in the DSN",
     )
     restore.add_argument(
-        "--force", action="store_true", help="restore even if the target has tables (replaces them)"
+        "--force",
+        action="store_true",
+        help="restore even if the target holds user objects (replaces the ones the dump contains)",
     )
     storage_args(restore)
     restore.set_defaults(handler=_restore)
