@@ -207,17 +207,29 @@ def _assert_untouched(store, dest, before: dict[str, int]) -> None:
     assert verify_backup(store, only.url, record=False)["ok"]
 
 
-def _child_pg_dump() -> int | None:
-    """The pid of the pg_dump that streams a dump (not a ``--version`` probe) started by this process."""
+def _children(parent: int, comm: str, marker: bytes = b"") -> list[int]:
+    """Pids of the ``comm`` processes whose parent is ``parent`` (and whose command line has ``marker``)."""
+    found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().split()
             cmdline = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if fields[1] == "(pg_dump)" and int(fields[3]) == os.getpid() and b"--format=custom" in cmdline:
-            return int(fields[0])
-    return None
+        if fields[1] == f"({comm})" and int(fields[3]) == parent and marker in cmdline:
+            found.append(int(fields[0]))
+    return found
+
+
+def _dump_of(parent: int) -> int | None:
+    """The pid of the pg_dump that ``parent`` runs to stream a dump (not a ``--version`` probe)."""
+    pids = _children(parent, "pg_dump", b"--format=custom")
+    return pids[0] if pids else None
+
+
+def _child_pg_dump() -> int | None:
+    """The pid of the pg_dump that streams a dump started by this process."""
+    return _dump_of(os.getpid())
 
 
 def _bytes_written(pid: int | None) -> int:
@@ -427,25 +439,6 @@ class _SameSecond(datetime):
     @classmethod
     def now(cls, tz=None):
         return cls(2026, 11, 30, 9, 57, 33, tzinfo=UTC)
-
-
-def _children(parent: int, comm: str, marker: bytes = b"") -> list[int]:
-    """Pids of the ``comm`` processes whose parent is ``parent`` (and whose command line has ``marker``)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if fields[1] == f"({comm})" and int(fields[3]) == parent and marker in cmdline:
-            found.append(int(fields[0]))
-    return found
-
-
-def _dump_of(parent: int) -> int | None:
-    pids = _children(parent, "pg_dump", b"--format=custom")
-    return pids[0] if pids else None
 
 
 @pytest.mark.parametrize("scheme", ["s3", "gs"])

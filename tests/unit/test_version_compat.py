@@ -76,6 +76,14 @@ def test_the_task_log_server_app_builds():
     assert any(getattr(route, "path", "") == "/log" for route in app.routes)
 
 
+def test_the_orm_models_and_migrations_the_cli_import_and_db_cleanup_use():
+    variable, connection = version_compat.orm_models()
+    assert "session" in inspect.signature(variable.set).parameters
+    assert {"conn_id", "id", "host", "port", "extra"} <= set(connection.__table__.columns.keys())
+    revisions = version_compat.alembic_revisions()
+    assert len(revisions) > 50 and all(isinstance(r, str) and r for r in revisions)
+
+
 def test_metastore_backend_is_importable():
     from airflow.secrets.metastore import MetastoreBackend
 

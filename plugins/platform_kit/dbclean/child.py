@@ -20,7 +20,6 @@ The result is written as JSON to ``RESULT_PATH``; human-readable progress goes t
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 import traceback
@@ -339,29 +338,24 @@ def sizes(request: dict[str, Any]) -> dict[str, Any]:
 ACTIONS = {"clean": clean, "export": export, "drop": drop, "sizes": sizes}
 
 
+def _failure(exc: Exception) -> dict[str, Any]:
+    from sqlalchemy.exc import OperationalError
+
+    from platform_kit.exceptions import PlatformKitError
+
+    # An unreachable DB, a refused login or an Airflow version whose internals moved is an expected
+    # failure: the parent's one line says it all. Anything else is a bug worth its traceback.
+    if not isinstance(exc, (OperationalError, PlatformKitError)):
+        traceback.print_exc()
+    if isinstance(exc, DbCleanupError):
+        return {"error": str(exc), "fatal": True, "refused": True}
+    return {"error": one_line(exc, with_type=True), "fatal": True}
+
+
 def main(argv: list[str]) -> int:
-    result_path = argv[1]
-    request = json.load(sys.stdin)
-    try:
-        result = ACTIONS[request["action"]](request)
-        code = 0
-    except Exception as exc:
-        from sqlalchemy.exc import OperationalError
+    from platform_kit.dbclean.launcher import child_main
 
-        from platform_kit.exceptions import PlatformKitError
-
-        # An unreachable DB, a refused login or an Airflow version whose internals moved is an expected
-        # failure: the parent's one line says it all. Anything else is a bug worth its traceback.
-        if not isinstance(exc, (OperationalError, PlatformKitError)):
-            traceback.print_exc()
-        if isinstance(exc, DbCleanupError):
-            result = {"error": str(exc), "fatal": True, "refused": True}
-        else:
-            result = {"error": one_line(exc, with_type=True), "fatal": True}
-        code = 1
-    with open(result_path, "w") as handle:
-        json.dump(result, handle)
-    return code
+    return child_main(argv, lambda request: ACTIONS[request["action"]](request), _failure)
 
 
 if __name__ == "__main__":

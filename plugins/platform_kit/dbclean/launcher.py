@@ -24,6 +24,23 @@ from platform_kit.utils import scrub
 DB_URL_VARIABLE = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
 
 
+def child_main(
+    argv: list[str],
+    handle: Callable[[dict[str, Any]], dict[str, Any]],
+    on_error: Callable[[Exception], dict[str, Any]],
+) -> int:
+    """The child's side of the protocol: the request as JSON on stdin, the result as JSON in the file
+    ``argv[1]``; exit code 0, or 1 with ``on_error``'s result when ``handle`` raised."""
+    request = json.load(sys.stdin)
+    try:
+        result, code = handle(request), 0
+    except Exception as exc:
+        result, code = on_error(exc), 1
+    with open(argv[1], "w") as out:
+        json.dump(result, out)
+    return code
+
+
 class ChildLauncher:
     """Runs a child module's actions in child interpreters with the metadata-DB URL in their environment.
 

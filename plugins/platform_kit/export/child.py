@@ -12,7 +12,6 @@ The result (counts, or ``conflicts`` for ``on_existing=fail``, or a one-line ``e
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -70,18 +69,10 @@ def import_all(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    result_path = argv[1]
-    request = json.load(sys.stdin)
-    try:
-        result = import_all(request)
-        code = 0
-    except Exception as exc:
-        # The server's own words (psycopg2's first line), never SQLAlchemy's "Background on this error".
-        result = {"error": one_line(exc)}
-        code = 1
-    with open(result_path, "w") as handle:
-        json.dump(result, handle)
-    return code
+    from platform_kit.dbclean.launcher import child_main
+
+    # The server's own words (psycopg2's first line), never SQLAlchemy's "Background on this error".
+    return child_main(argv, import_all, lambda exc: {"error": one_line(exc)})
 
 
 if __name__ == "__main__":
