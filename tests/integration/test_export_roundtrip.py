@@ -4,6 +4,7 @@ migrated Airflow metadata DBs in the session PostgreSQL cluster, compared field 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -233,13 +234,11 @@ def _decrypted(tmp_path, content: Content) -> tuple[Path, dict]:
 
 
 def _platform_kit_import(out: Path, target: AirflowDB) -> subprocess.CompletedProcess:
-    """``platform-kit export import DIR`` from a shell configured for the target Airflow."""
+    """``platform-kit export import DIR`` from a shell configured for the target Airflow (``airflow`` on
+    PATH, as on an Airflow host)."""
+    env = {**target.env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{target.env.get('PATH', '')}"}
     return subprocess.run(
-        [PLATFORM_KIT, "export", "import", str(out)],
-        env=target.env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        [PLATFORM_KIT, "export", "import", str(out)], env=env, capture_output=True, text=True, timeout=600
     )
 
 
