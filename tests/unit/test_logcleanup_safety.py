@@ -135,6 +135,20 @@ def test_system_and_home_directories_are_refused(target, tmp_path):
         clean_logs(str(link), POLICY, now=NOW)
 
 
+def test_a_lock_file_left_behind_does_not_make_a_folder_look_like_airflow_logs(tmp_path):
+    """A killed run (or an older version, which kept its lock file) may leave the lock anywhere it ran."""
+    project = tmp_path / "project"
+    plant(project, "build.log", OLD)
+    (project / LOCK_FILE_NAME).write_text("123")
+    with pytest.raises(UnsafeRootError, match="does not look like an Airflow log folder"):
+        clean_logs(str(project), POLICY, now=NOW)
+    fresh = tmp_path / "fresh-logs"
+    fresh.mkdir()
+    (fresh / LOCK_FILE_NAME).write_text("123")
+    assert clean_logs(str(fresh), POLICY, now=NOW).files_deleted == 0  # an empty log folder, taken over
+    assert not (fresh / LOCK_FILE_NAME).exists()
+
+
 def test_folders_that_do_not_look_like_airflow_logs_are_refused(tmp_path):
     project = tmp_path / "project"
     plant(project, "build.log", OLD)

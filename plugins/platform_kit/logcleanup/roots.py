@@ -74,9 +74,7 @@ _SYSTEM_TREES = (
 # /usr/local/airflow/logs); allow_any_layout does not apply. /var/tmp is a scratch area like /tmp.
 _AIRFLOW_ONLY_TREES = ("/usr/local", "/var")
 _SCRATCH_TREES = ("/var/tmp",)
-_BASE_MARKERS = frozenset(
-    {"dag_processor", "dag_processor_manager", "scheduler", "executor_callbacks", LOCK_FILE_NAME}
-)
+_BASE_MARKERS = frozenset({"dag_processor", "dag_processor_manager", "scheduler", "executor_callbacks"})
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -120,8 +118,11 @@ def _layout_kind(real: str) -> str | None:
     date_dirs = False
     with os.scandir(real) as entries:
         for entry in entries:
-            seen_any = True
             name = entry.name
+            if name == LOCK_FILE_NAME:
+                # Says nothing about the folder: a killed run (or an older version) may leave it anywhere.
+                continue
+            seen_any = True
             if name == "airflow.cfg":
                 return None  # AIRFLOW_HOME, not its log folder
             if name.startswith("dag_id=") or name in _BASE_MARKERS:
