@@ -368,11 +368,12 @@ def test_cli_from_a_plain_shell_takes_the_password_from_pgpassword(pg, metadb, t
 # --- a database it cannot recognise, and stdout that carries only JSON (issue 15) ------------------------
 
 
-def _db_clean(tmp_path, dsn: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def _db_clean(
+    tmp_path, dsn: str, *args: str, env: dict | None = None, verbose: bool = False
+) -> subprocess.CompletedProcess:
     """``platform-kit db clean`` from a plain shell that names the database the documented way."""
-    return plain_shell(tmp_path).run(
-        "db", "clean", *args, env={"PLATFORM_KIT_METADB_DSN": dsn, **(env or {})}
-    )
+    argv = (["--verbose"] if verbose else []) + ["db", "clean", *args]
+    return plain_shell(tmp_path).run(*argv, env={"PLATFORM_KIT_METADB_DSN": dsn, **(env or {})})
 
 
 def test_a_database_that_is_not_airflows_is_refused_naming_it(pg, pg_database, tmp_path):
@@ -409,8 +410,8 @@ def test_an_alembic_revision_this_airflow_does_not_know_is_refused(metadb, tmp_p
 
 
 def test_json_mode_prints_only_json_on_stdout(metadb, s3_bucket, tmp_path):
-    """With an S3 archive destination the AWS provider logs at INFO, and Airflow logs to stdout: those
-    lines used to come before the JSON document."""
+    """With an S3 archive destination the AWS provider logs at INFO (shown with --verbose), and Airflow
+    logs to stdout: those lines used to come before the JSON document."""
     aws = json.dumps(
         {
             "conn_type": "aws",
@@ -428,6 +429,7 @@ def test_json_mode_prints_only_json_on_stdout(metadb, s3_bucket, tmp_path):
         *archive,
         "--json",
         env={"AIRFLOW_CONN_AWS_DEFAULT": aws},
+        verbose=True,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout)  # the whole of stdout, nothing before or after
