@@ -84,12 +84,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
-    # Before anything imports Airflow: a shell without an Airflow home must not get ~/airflow created.
-    prepare_shell(verbose=args.verbose)
     args.results = sys.stdout  # the command's result, and nothing else, goes here
     try:
-        with stop_on_signals(), _everything_else_to_stderr(args.results):
-            return int(handler(args) or 0)
+        # Signals first: from the moment a throwaway Airflow home exists, a SIGTERM (how a long-running
+        # ``health watch`` is stopped) must end in a normal exit so the home is removed.
+        with stop_on_signals():
+            # Before anything imports Airflow: a shell without an Airflow home must not get ~/airflow.
+            prepare_shell(verbose=args.verbose)
+            with _everything_else_to_stderr(args.results):
+                return int(handler(args) or 0)
     except PlatformKitError as exc:
         # The one place an expected failure meets the shell: one line on stderr, exit code 2.
         print(f"platform-kit: error: {exc}", file=sys.stderr)

@@ -56,8 +56,8 @@ def stop_on_signals(signals: tuple[signal.Signals, ...] = SIGNALS) -> Iterator[N
             os._exit(128 + signum)
         chained = previous.get(signum)
         if chained not in _PLAIN and callable(chained):
-            # E.g. the Task SDK's handler (calls on_kill) or the shell's (would exit at once): let it do
-            # its work, but the run still unwinds through its cleanup, so whatever it raises gives way.
+            # E.g. the Task SDK's handler (calls on_kill, and may raise): let it do its work, but the
+            # run still unwinds through its cleanup, so whatever it raises gives way.
             with contextlib.suppress(BaseException):
                 chained(signum, frame)
         state["interrupted"] = signum

@@ -26,7 +26,6 @@ import contextlib
 import logging
 import os
 import shutil
-import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -51,8 +50,10 @@ def prepare_shell(*, verbose: bool = False) -> Path | None:
     """Set Airflow up for a shell command before anything imports it; returns the throwaway home made
     for it (``None``: the shell's own Airflow home is used).
 
-    The throwaway folder is removed when the process exits, also on ``SIGTERM``. Child processes inherit
-    it through ``AIRFLOW_HOME``. Calling this again returns the same folder.
+    The throwaway folder is removed when the process exits; on ``SIGTERM``/``SIGINT`` too, because
+    :func:`platform_kit.cli.main` turns them into a normal exit (:mod:`platform_kit.interrupts`, the one
+    place that handles signals). Child processes inherit it through ``AIRFLOW_HOME``. Calling this again
+    returns the same folder.
 
     :param verbose: keep Airflow's and the providers' INFO logs.
     """
@@ -68,14 +69,7 @@ def prepare_shell(*, verbose: bool = False) -> Path | None:
     os.environ["AIRFLOW_HOME"] = str(home)
     os.environ[THROWAWAY_MARKER] = "1"
     atexit.register(shutil.rmtree, home, ignore_errors=True)
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        # A long-running command (health watch) is stopped with SIGTERM: exit normally so atexit runs.
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     return home
-
-
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
 
 
 def has_airflow_config() -> bool:
