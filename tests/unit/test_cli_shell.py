@@ -69,3 +69,41 @@ def test_an_existing_airflow_home_is_used_and_its_empty_key_is_reported(tmp_path
     assert seen["throwaway"] is None and seen["airflow_home"] == str(airflow_home)
     assert seen["configured"] is True
     assert seen["fernet"]["status"] == "empty" and "UNENCRYPTED" in seen["fernet"]["warning"]
+
+
+def test_a_long_running_command_stopped_with_sigterm_ends_in_one_line_and_leaves_nothing(tmp_path):
+    """``health watch`` runs until stopped; SIGTERM (systemd, Kubernetes) goes through the one signal
+    handler (platform_kit.interrupts): a normal exit, so the throwaway Airflow home is removed too."""
+    import signal
+
+    from plain_shell import plain_shell
+    from waiting import wait_for
+
+    from twin.pgcluster import free_port
+
+    closed_port = free_port()  # nothing listens there: the watch just keeps polling
+    shell = plain_shell(tmp_path)
+    stderr_path = tmp_path / "stderr.txt"
+    with stderr_path.open("w") as stderr:
+        watch = subprocess.Popen(
+            [
+                *(str(shell.bin_dir / "platform-kit"), "health", "watch", "--backup-url", "off"),
+                *("--api-url", f"http://127.0.0.1:{closed_port}", "--interval", "0.5"),
+            ],
+            env=shell.environment(),
+            cwd=shell.home,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+        try:
+            wait_for(lambda: "platform-kit health watch:" in stderr_path.read_text(), 120, "the watch", 0.5)
+            watch.send_signal(signal.SIGTERM)
+            out, _ = watch.communicate(timeout=60)
+        finally:
+            watch.kill()
+    err = stderr_path.read_text()
+    assert watch.returncode == 143, err[-2000:]
+    assert err.strip().splitlines()[-1] == "platform-kit: interrupted by SIGTERM" and "Traceback" not in err
+    assert out == ""  # what it watches is a progress line, not a result: stderr
+    shell.assert_no_side_effects()
