@@ -547,7 +547,7 @@ def test_retention_of_a_run_never_deletes_the_set_it_reports(connections, s3_buc
         "rows": {},
         "tables": 1,
         "excluded_table_data": [],
-        "fernet_key": "present",
+        "fernet_key": {"status": "present", "fingerprints": ["ab" * 32]},
     }
     summary = retention_task(params, dumped, {"ok": True, "sha256_ok": True, "toc_entries": 3})
     assert {s.set_id for s in list_sets(store, dest)} == {ours, theirs}
