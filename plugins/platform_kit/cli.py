@@ -7,7 +7,7 @@ What every command shares is decided here, once:
 
 * **stdout carries only the result.** A handler writes its result to ``args.results``; anything else that
   prints while it runs (Airflow's logging, which writes to stdout, provider warnings, progress) goes to
-  stderr, so ``platform-kit ... --json | jq`` always parses.
+  stderr, so ``platform-kit ... --json | jq`` always parses (:func:`platform_kit.shell.stdout_for_result`).
 * **An expected failure is one line** on stderr, ``platform-kit: error: ...``, exit code 2.
 * **SIGTERM and SIGINT end the command through its cleanup paths** (:mod:`platform_kit.interrupts`):
   one line, ``platform-kit: interrupted by SIGTERM; upload aborted, ...``, exit code 128 + signal.
@@ -16,17 +16,14 @@ What every command shares is decided here, once:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
-import logging
 import sys
-from collections.abc import Iterator, Sequence
-from typing import TextIO
+from collections.abc import Sequence
 
 from platform_kit import __version__
 from platform_kit.exceptions import PlatformKitError, RunInterrupted
 from platform_kit.interrupts import exit_code, stop_on_signals
-from platform_kit.shell import prepare_shell
+from platform_kit.shell import prepare_shell, stdout_for_result
 
 # Modules exposing ``register(subparsers: argparse._SubParsersAction) -> None``.
 COMMAND_MODULES: list[str] = [
@@ -54,29 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@contextlib.contextmanager
-def _everything_else_to_stderr(results: TextIO) -> Iterator[None]:
-    """While a command runs, whatever is not its result goes to stderr.
-
-    ``print`` is redirected, and so is logging: Airflow configures a handler on stdout when it is first
-    imported (inside the command, normally, so it picks up the redirected stream); a handler configured
-    before (an earlier import in this process) is pointed at stderr for the duration.
-    """
-    moved = [
-        handler
-        for handler in logging.getLogger().handlers
-        if isinstance(handler, logging.StreamHandler) and handler.stream is results
-    ]
-    for handler in moved:
-        handler.setStream(sys.stderr)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        for handler in moved:
-            handler.setStream(results)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -84,14 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
-    args.results = sys.stdout  # the command's result, and nothing else, goes here
     try:
         # Signals first: from the moment a throwaway Airflow home exists, a SIGTERM (how a long-running
         # ``health watch`` is stopped) must end in a normal exit so the home is removed.
         with stop_on_signals():
             # Before anything imports Airflow: a shell without an Airflow home must not get ~/airflow.
             prepare_shell(verbose=args.verbose)
-            with _everything_else_to_stderr(args.results):
+            with stdout_for_result() as args.results:  # the command's result, and nothing else
                 return int(handler(args) or 0)
     except PlatformKitError as exc:
         # The one place an expected failure meets the shell: one line on stderr, exit code 2.

@@ -87,10 +87,37 @@ def has_airflow_config() -> bool:
     return any(name.startswith(_CONFIGURING_VARIABLES) for name in os.environ)
 
 
+#: The real stdout while :func:`stdout_for_result` is active (a nested call hands it out again).
+_result_stream: TextIO | None = None
+
+
 @contextlib.contextmanager
 def stdout_for_result() -> Iterator[TextIO]:
-    """Keep stdout for a command's result (``--json`` must parse): inside the block whatever would reach
-    stdout, such as Airflow's and the providers' log lines, goes to stderr; yields the real stdout."""
-    real_stdout = sys.stdout
-    with contextlib.redirect_stdout(sys.stderr):
-        yield real_stdout
+    """Keep stdout for a command's result (``--json`` must parse); yields the real stdout.
+
+    Inside the block whatever else would reach stdout goes to stderr: ``print``, and logging handlers
+    writing to stdout (Airflow configures one when it is first imported, normally inside the block, so it
+    picks up the redirected stream; one configured earlier in this process is pointed at stderr for the
+    duration). :func:`platform_kit.cli.main` wraps every command in it and hands the stream to the
+    command as ``args.results``; a nested call yields the same real stdout.
+    """
+    global _result_stream
+    if _result_stream is not None:
+        yield _result_stream
+        return
+    results = sys.stdout
+    moved = [
+        handler
+        for handler in logging.getLogger().handlers
+        if isinstance(handler, logging.StreamHandler) and handler.stream is results
+    ]
+    for handler in moved:
+        handler.setStream(sys.stderr)
+    _result_stream = results
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield results
+    finally:
+        _result_stream = None
+        for handler in moved:
+            handler.setStream(results)
