@@ -53,11 +53,16 @@ def moved(feature: str, what: str, fix: str = "") -> AirflowCompatError:
     )
 
 
-def require_airflow(minimum: tuple[int, int, int], feature: str) -> None:
-    """Raise :class:`AirflowCompatError` when ``feature`` needs a newer Airflow than this one."""
+def require_airflow(minimum: tuple[int, int, int], feature: str, fix: str = "") -> None:
+    """Raise :class:`AirflowCompatError` when ``feature`` needs a newer Airflow than this one.
+
+    :param minimum: the oldest Airflow version the feature works on.
+    :param feature: what the user asked for, named first in the message.
+    :param fix: what to do instead (default: upgrade Airflow).
+    """
     if minimum > AIRFLOW_VERSION:
         wanted = ".".join(map(str, minimum))
-        raise moved(feature, f"it needs Airflow {wanted} or newer", f"upgrade Airflow to {wanted}+")
+        raise moved(feature, f"it needs Airflow {wanted} or newer", fix or f"upgrade Airflow to {wanted}+")
 
 
 # --- Configuration -----------------------------------------------------------------------------------------
@@ -97,26 +102,42 @@ def metastore_connection(conn_id: str) -> Any | None:
     return MetastoreBackend().get_connection(conn_id)
 
 
+def _airflow_exception(name: str) -> list[type[BaseException]]:
+    """Every class Airflow defines under ``name``: the Task SDK's (3.2+) and core's, without repeats.
+
+    Airflow 3.1 defines the task-facing exceptions only in ``airflow.exceptions``; 3.2 moved them to
+    ``airflow.sdk.exceptions`` and core re-exports them (with a deprecation warning on access).
+    """
+    import importlib
+    import warnings
+
+    classes: list[type[BaseException]] = []
+    for module in ("airflow.sdk.exceptions", "airflow.exceptions"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DeprecatedImportWarning is a FutureWarning
+            try:
+                cls = getattr(importlib.import_module(module), name)
+            except (ImportError, AttributeError):
+                continue
+        if cls not in classes:
+            classes.append(cls)
+    return classes
+
+
 def not_found_errors() -> tuple[type[BaseException], ...]:
     """The exception classes Airflow raises for a connection or variable that does not exist."""
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    classes: list[type[BaseException]] = [AirflowNotFoundException]
-    try:
-        from airflow.exceptions import AirflowNotFoundException as CoreNotFound
-
-        if CoreNotFound is not AirflowNotFoundException:
-            classes.append(CoreNotFound)
-    except ImportError:
-        pass
+    classes = _airflow_exception("AirflowNotFoundException")
+    if not classes:
+        raise moved("connection lookup", "AirflowNotFoundException is gone from airflow.sdk and airflow")
     return tuple(classes)
 
 
 def fail_exception() -> type[BaseException]:
-    """The exception that fails a task at once, without retries."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    return AirflowFailException
+    """The exception that fails a task at once, without retries (the one this task runner catches)."""
+    classes = _airflow_exception("AirflowFailException")
+    if not classes:
+        raise moved("failing a task cleanly", "AirflowFailException is gone from airflow.sdk and airflow")
+    return classes[0]
 
 
 def skip_exception() -> type[BaseException]:
@@ -148,6 +169,28 @@ def mask_secret(value: Any) -> None:
     from airflow.sdk.log import mask_secret as sdk_mask_secret
 
     sdk_mask_secret(value)
+
+
+# --- Providers ----------------------------------------------------------------------------------------------
+
+
+def provider_version(distribution: str) -> tuple[int, int, int] | None:
+    """The installed version of a provider distribution, e.g. ``apache-airflow-providers-standard``."""
+    try:
+        return _base_version(version(distribution))
+    except PackageNotFoundError:
+        return None
+
+
+def trigger_fails_on_paused_target() -> bool:
+    """Whether ``TriggerDagRunOperator(fail_when_dag_is_paused=True)`` works here.
+
+    On Airflow 3 the operator asks the execution API for the target's state, an endpoint added in 3.2;
+    the standard provider raises ``NotImplementedError`` at parse time before 3.2, and before 1.14.0 on
+    any Airflow 3.
+    """
+    standard = provider_version("apache-airflow-providers-standard")
+    return AIRFLOW_V_3_2_PLUS and standard is not None and standard >= (1, 14, 0)
 
 
 # --- Task runtime (alerts) ---------------------------------------------------------------------------------
@@ -276,30 +319,125 @@ def execution_api_secrets_backend() -> Any:
     return ExecutionAPISecretsBackend()
 
 
+def variable_keys() -> list[str] | None:
+    """Every variable key in the metadata DB through the Task SDK, or ``None`` before Airflow 3.3.
+
+    ``Variable.keys()`` is new in 3.3; on older versions the export takes the keys from the REST API's
+    variable list, which it reads anyway for the descriptions (same rows: metadata-DB variables only).
+    """
+    from airflow.sdk import Variable
+
+    keys = getattr(Variable, "keys", None)
+    return None if keys is None else list(keys())
+
+
 # --- Metadata DB cleanup (runs in a child process that holds a real DB URL) --------------------------------
 
 
+#: The tables core's cleanup offers (``airflow.utils.db_cleanup.config_list``) on each minor: table -> the
+#: column compared with the cutoff. Spelled out so DAG files can build their Params without importing
+#: core's cleanup module; ``tests/unit/test_dbclean_engine.py`` compares it with core on every minor of
+#: the version matrix. ``session`` exists only with FAB's database session backend.
+_DB_CLEANUP_TABLES_3_1: dict[str, str] = {
+    "_xcom_archive": "timestamp",
+    "asset_event": "timestamp",
+    "callback_request": "created_at",
+    "celery_taskmeta": "date_done",
+    "celery_tasksetmeta": "date_done",
+    "dag": "last_parsed_time",
+    "dag_run": "start_date",
+    "dag_version": "created_at",
+    "deadline": "deadline_time",
+    "import_error": "timestamp",
+    "job": "latest_heartbeat",
+    "log": "dttm",
+    "session": "expiry",
+    "sla_miss": "timestamp",
+    "task_instance": "start_date",
+    "task_instance_history": "start_date",
+    "task_reschedule": "start_date",
+    "trigger": "created_date",
+    "xcom": "timestamp",
+}
+_DB_CLEANUP_TABLES_3_2 = {**_DB_CLEANUP_TABLES_3_1, "revoked_token": "exp"}
+_DB_CLEANUP_TABLES_3_3 = {
+    **{k: v for k, v in _DB_CLEANUP_TABLES_3_2.items() if k not in ("callback_request", "sla_miss")},
+    "callback": "created_at",
+    "connection_test_request": "updated_at",
+    "partitioned_asset_key_log": "created_at",
+    "task_state_store": "expires_at",
+}
+_DB_CLEANUP_TABLES = {
+    (3, 1): _DB_CLEANUP_TABLES_3_1,
+    (3, 2): _DB_CLEANUP_TABLES_3_2,
+    (3, 3): _DB_CLEANUP_TABLES_3_3,
+}
+
+
+def db_cleanup_tables() -> dict[str, str]:
+    """The tables core's cleanup offers on this Airflow (table -> cutoff column), sorted by name.
+
+    A minor newer than the kit knows gets the newest catalogue; the cleanup child then passes core only
+    the tables core itself offers and reports the others as missing.
+    """
+    older_or_same = [minor for minor in _DB_CLEANUP_TABLES if minor <= AIRFLOW_VERSION[:2]]
+    minor = max(older_or_same) if older_or_same else min(_DB_CLEANUP_TABLES)
+    return dict(sorted(_DB_CLEANUP_TABLES[minor].items()))
+
+
+#: What the cleanup driver relies on in ``airflow.utils.db_cleanup``: each private function it wraps or
+#: calls, and the keyword arguments it passes or reads (all of them keyword-only in core).
+_DB_CLEANUP_SHAPE: dict[str, tuple[str, ...]] = {
+    "run_cleanup": (
+        "clean_before_timestamp",
+        "table_names",
+        "dry_run",
+        "confirm",
+        "skip_archive",
+        "batch_size",
+    ),
+    "_cleanup_table": ("orm_model",),
+    "_check_for_rows": ("query",),
+    "_effective_table_names": ("table_names",),
+    "_get_archived_table_names": ("table_names", "session"),
+    "export_archived_records": (
+        "export_format",
+        "output_path",
+        "table_names",
+        "drop_archives",
+        "needs_confirm",
+    ),
+    "drop_archived_tables": ("table_names", "needs_confirm"),
+}
+
+DB_CLEANUP = "metadata DB cleanup"
+DB_CLEANUP_DAG_FILTER = "the DB cleanup's DAG filter (dag_ids / exclude_dag_ids)"
+DB_CLEANUP_DAG_FILTER_SINCE = (3, 2, 0)
+
+
 def db_cleanup_module() -> Any:
-    """``airflow.utils.db_cleanup``, checked for the private functions the cleanup driver wraps."""
+    """``airflow.utils.db_cleanup``, checked for the shape of every private function the driver wraps.
+
+    The driver counts rows by wrapping ``_cleanup_table`` and ``_check_for_rows``; if either is gone,
+    renamed or takes other arguments, it refuses to run rather than report counts it did not see.
+    """
+    import inspect
+
     from airflow.utils import db_cleanup
 
-    needed = (
-        "run_cleanup",
-        "export_archived_records",
-        "drop_archived_tables",
-        "config_dict",
-        "_cleanup_table",
-        "_check_for_rows",
-        "_effective_table_names",
-        "_get_archived_table_names",
-    )
-    missing = [name for name in needed if not hasattr(db_cleanup, name)]
-    if missing:
-        raise moved(
-            "metadata DB cleanup",
-            f"airflow.utils.db_cleanup lacks {', '.join(missing)}",
-            "run `airflow db clean` by hand until the kit supports this version",
-        )
+    fix = "run `airflow db clean` by hand until the kit supports this version"
+    if not hasattr(db_cleanup, "config_dict"):
+        raise moved(DB_CLEANUP, "airflow.utils.db_cleanup lacks config_dict", fix)
+    for name, arguments in _DB_CLEANUP_SHAPE.items():
+        function = getattr(db_cleanup, name, None)
+        if not callable(function):
+            raise moved(DB_CLEANUP, f"airflow.utils.db_cleanup lacks {name}", fix)
+        accepted = inspect.signature(function).parameters
+        lacking = [argument for argument in arguments if argument not in accepted]
+        if lacking:
+            raise moved(
+                DB_CLEANUP, f"airflow.utils.db_cleanup.{name} no longer takes {', '.join(lacking)}", fix
+            )
     return db_cleanup
 
 
@@ -311,6 +449,42 @@ def alembic_revisions() -> set[str]:
     except ImportError as exc:
         raise moved("recognising an Airflow metadata DB", f"_get_script_object moved ({exc})") from None
     return {script.revision for script in _get_script_object().walk_revisions()}
+
+
+def db_cleanup_has_dag_filter(core: Any) -> bool:
+    """Whether core's ``run_cleanup`` can restrict a cleanup to some DAGs (Airflow 3.2+)."""
+    import inspect
+
+    accepted = inspect.signature(core.run_cleanup).parameters
+    return "dag_ids" in accepted and "exclude_dag_ids" in accepted
+
+
+def run_db_cleanup(
+    core: Any, *, dag_ids: list[str] | None = None, exclude_dag_ids: list[str] | None = None, **kwargs: Any
+) -> None:
+    """Call core's ``run_cleanup`` with what this Airflow accepts.
+
+    :param core: :func:`db_cleanup_module`.
+    :param dag_ids: only rows of these DAGs; needs Airflow 3.2+ (refused in one line before).
+    :param exclude_dag_ids: never rows of these DAGs; needs Airflow 3.2+.
+    :param kwargs: the other ``run_cleanup`` arguments (see ``_DB_CLEANUP_SHAPE``). Failing tables are
+        asked to raise at the end where core can (3.2+); on 3.1 core only logs them, and the driver's
+        per-table observation reports them instead.
+    """
+    import inspect
+
+    accepted = inspect.signature(core.run_cleanup).parameters
+    if dag_ids or exclude_dag_ids:
+        if not db_cleanup_has_dag_filter(core):
+            raise moved(
+                DB_CLEANUP_DAG_FILTER,
+                "core's cleanup cannot filter by DAG before Airflow 3.2",
+                "upgrade Airflow to 3.2+ or clean without dag_ids / exclude_dag_ids",
+            )
+        kwargs.update(dag_ids=dag_ids or None, exclude_dag_ids=exclude_dag_ids or None)
+    if "error_on_cleanup_failure" in accepted:
+        kwargs["error_on_cleanup_failure"] = True
+    core.run_cleanup(**kwargs)
 
 
 def create_session() -> Any:
@@ -392,3 +566,35 @@ def airflow_health() -> dict[str, Any]:
     except ImportError as exc:
         raise moved("component health on the Platform page", f"get_airflow_health moved ({exc})") from None
     return get_airflow_health()
+
+
+# --- Used by the test suite (parsing DAG files, filling a metadata DB) ---------------------------------
+
+
+def dag_bag_class() -> Any:
+    """Core's ``DagBag`` (``airflow.dag_processing.dagbag`` since 3.2, ``airflow.models.dagbag`` on 3.1)."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:
+        from airflow.models.dagbag import DagBag
+    return DagBag
+
+
+def sync_bag_to_db() -> Any:
+    """Core's ``sync_bag_to_db(bag, bundle_name, bundle_version, session=...)`` (moved with ``DagBag``)."""
+    try:
+        from airflow.dag_processing.dagbag import sync_bag_to_db as sync
+    except ImportError:
+        from airflow.models.dagbag import sync_bag_to_db as sync
+    return sync
+
+
+def policy_plugins() -> list[Any]:
+    """The cluster-policy plugins Airflow registered (from entry points and ``airflow_local_settings``)."""
+    from airflow import settings
+
+    if hasattr(settings, "get_policy_plugin_manager"):
+        manager = settings.get_policy_plugin_manager()
+    else:  # 3.1: a module global that settings.initialize() (run by `import airflow`) fills
+        manager = settings.POLICY_PLUGIN_MANAGER
+    return list(manager.get_plugins())

@@ -48,7 +48,9 @@ def _target_runs_from(twin, source: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def examples_bag():
     """The parsed example DAGs, to read the settings (sensor timeouts) the tests compare against."""
-    from airflow.dag_processing.dagbag import DagBag
+    from platform_kit.version_compat import dag_bag_class
+
+    DagBag = dag_bag_class()
 
     return DagBag(dag_folder=str(EXAMPLES))
 

@@ -349,8 +349,11 @@ def test_dag_level_callbacks_get_the_dag_processor_context(tmp_path, monkeypatch
     """Runs the dag-processor's own callback executor on a real DagCallbackRequest."""
     from airflow.api_fastapi.execution_api.datamodels.taskinstance import DagRun, TaskInstance
     from airflow.callbacks.callback_requests import DagCallbackRequest, DagRunContext
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.dag_processing.processor import _execute_dag_callbacks
+
+    from platform_kit.version_compat import dag_bag_class
+
+    DagBag = dag_bag_class()
 
     _use_receiver(monkeypatch, slack_receiver)
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", BASE_URL)

@@ -97,11 +97,11 @@ def _installed_kit(venv: Path, home: Path) -> dict:
     code = (
         "import json\n"
         "from platform_kit.bundle import PlatformDagBundle\n"
-        "from airflow.dag_processing.dagbag import DagBag\n"
+        "from platform_kit.version_compat import dag_bag_class\n"
         "result = {}\n"
         "for kwargs in ({}, {'include': 'all'}):\n"
         "    bundle = PlatformDagBundle(name='platform-kit', **kwargs)\n"
-        "    bag = DagBag(dag_folder=str(bundle.path), safe_mode=True)\n"
+        "    bag = dag_bag_class()(dag_folder=str(bundle.path), safe_mode=True)\n"
         "    errors = {k: str(v) for k, v in bag.import_errors.items()}\n"
         "    result[kwargs.get('include', 'default')] = {\n"
         "        'path': str(bundle.path), 'dags': sorted(bag.dags), 'errors': errors}\n"
