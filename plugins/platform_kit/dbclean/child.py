@@ -26,14 +26,17 @@ import traceback
 from datetime import datetime
 from typing import Any
 
-from platform_kit.exceptions import DbCleanupError
+from platform_kit.exceptions import AirflowCompatError, DbCleanupError
 from platform_kit.utils import one_line
 from platform_kit.version_compat import (
+    DB_CLEANUP,
     airflow_conf,
     airflow_version_text,
     alembic_revisions,
     create_session,
     db_cleanup_module,
+    moved,
+    run_db_cleanup,
     settings_engine,
 )
 
@@ -215,9 +218,34 @@ def require_airflow_database() -> None:
         )
 
 
+def _unobserved(observer: _Observer, existing: set[str]) -> str | None:
+    """The error when core cleaned a table the wrappers never saw (its counts would be made up), or None.
+
+    Core cleans every selected table that exists in the database through ``_cleanup_table``, which
+    counts it through ``_check_for_rows``. A table that exists but was never seen there, or was cleaned
+    without a count, means core's internals changed under the wrappers; better no report than a wrong one.
+    """
+    unseen = sorted(
+        name
+        for name, entry in observer.tables.items()
+        if name in existing
+        and name not in observer.skip
+        and (entry["status"] == "missing" or (entry["status"] == "ok" and entry["matched"] is None))
+    )
+    if not unseen:
+        return None
+    return str(
+        moved(
+            DB_CLEANUP,
+            f"core cleaned {', '.join(unseen)} without the kit seeing the row counts",
+            "run `airflow db clean` by hand until the kit supports this version",
+        )
+    )
+
+
 def clean(request: dict[str, Any]) -> dict[str, Any]:
     core = db_cleanup_module()
-    from sqlalchemy import event
+    from sqlalchemy import event, inspect
 
     require_airflow_database()
 
@@ -236,6 +264,7 @@ def clean(request: dict[str, Any]) -> dict[str, Any]:
     with create_session() as session:
         result["db_size_before"] = _database_size(session)
         archives_before = set(_archive_tables(session, tables))
+    existing = set(inspect(settings_engine()).get_table_names())
 
     core._cleanup_table = observer.wrap_cleanup_table(core._cleanup_table)
     core._check_for_rows = observer.wrap_check_for_rows(core._check_for_rows)
@@ -245,7 +274,8 @@ def clean(request: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     error: str | None = None
     try:
-        core.run_cleanup(
+        run_db_cleanup(
+            core,
             clean_before_timestamp=datetime.fromisoformat(request["clean_before"]),
             table_names=tables,
             dag_ids=request.get("dag_ids") or None,
@@ -255,8 +285,9 @@ def clean(request: dict[str, Any]) -> dict[str, Any]:
             confirm=False,
             skip_archive=bool(request["skip_archive"]),
             batch_size=request.get("batch_size") or None,
-            error_on_cleanup_failure=True,
         )
+    except AirflowCompatError:
+        raise  # refused before anything ran; the parent prints the one line
     except RuntimeError as exc:
         # Raised by core after all tables ran when any of them failed; the per-table causes are
         # already recorded by the observer.
@@ -273,6 +304,8 @@ def clean(request: dict[str, Any]) -> dict[str, Any]:
             # run_cleanup only skips a selected table when it does not exist in this deployment
             # (e.g. celery_taskmeta without the Celery executor).
             entry["status"] = "missing"
+    if completed:
+        error = _unobserved(observer, existing)
     result["tables"] = observer.tables
     result["cascaded"] = observer.cascaded
     result["error"] = error

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from platform_kit.dbclean.tables import validate_tables
 from platform_kit.defaults import AWS_CONN_ID, DB_CLEAN_BATCH_SIZE, DB_CLEAN_RETENTION_DAYS, GOOGLE_CONN_ID
 from platform_kit.exceptions import ConfigurationError
+from platform_kit.version_compat import DB_CLEANUP_DAG_FILTER, DB_CLEANUP_DAG_FILTER_SINCE, require_airflow
 
 #: Retention below this many days is refused: recent history is what people debug with.
 MIN_RETENTION_DAYS = 1
@@ -32,8 +33,9 @@ class CleanupOptions:
     :param retention_days: rows older than this many days (by each table's cutoff column) are purged.
     :param tables: tables to clean; empty means :data:`~platform_kit.dbclean.tables.SAFE_TABLES`.
         Core adds dependent tables (e.g. ``dag_run`` pulls in ``task_instance``).
-    :param dag_ids: only rows of these DAGs (tables without a ``dag_id`` column ignore it).
-    :param exclude_dag_ids: never rows of these DAGs.
+    :param dag_ids: only rows of these DAGs (tables without a usable ``dag_id`` are skipped). Airflow
+        3.2+: core's cleanup has no DAG filter before, and the run is refused in one line.
+    :param exclude_dag_ids: never rows of these DAGs (Airflow 3.2+, likewise).
     :param batch_size: rows per archive-and-delete transaction; ``None`` for one transaction per table.
     :param dry_run: count what would be purged, change nothing.
     :param archive: see :class:`ArchiveMode`.
@@ -64,6 +66,12 @@ class CleanupOptions:
         if self.batch_size is not None and int(self.batch_size) < 1:
             raise ConfigurationError(f"batch_size must be a positive number of rows, got {self.batch_size}")
         archive = ArchiveMode(self.archive)
+        if self.dag_ids or self.exclude_dag_ids:
+            require_airflow(
+                DB_CLEANUP_DAG_FILTER_SINCE,
+                DB_CLEANUP_DAG_FILTER,
+                "upgrade Airflow to 3.2+ or clean without dag_ids / exclude_dag_ids",
+            )
         overlap = sorted(set(self.dag_ids) & set(self.exclude_dag_ids))
         if overlap:
             raise ConfigurationError(f"dag ids both included and excluded: {overlap}")

@@ -1,38 +1,19 @@
-"""Which metadata tables ``airflow db clean`` (3.3.2) can purge, by which column, and which are safe.
+"""Which metadata tables ``airflow db clean`` can purge on this Airflow, by which column, and which are safe.
 
-The names and columns mirror ``airflow.utils.db_cleanup.config_list``; a unit test fails when core
-changes them. They are spelled out here so DAG files and the CLI can validate input without importing
-core's cleanup module (which needs a configured database).
+The catalogue differs between Airflow minors (3.3 replaced ``callback_request`` and ``sla_miss`` with
+``callback`` and added three tables); :func:`platform_kit.version_compat.db_cleanup_tables` holds it per
+minor, so DAG files and the CLI can validate input without importing core's cleanup module (which needs a
+configured database). A unit test compares it with core's ``config_list`` on every minor of the matrix.
 """
 
 from __future__ import annotations
 
-#: Every table core can clean -> the column compared with the cutoff. ``session`` exists only with
-#: FAB's database session backend; tables absent from a deployment are skipped and reported "missing".
-CUTOFF_COLUMNS: dict[str, str] = {
-    "_xcom_archive": "timestamp",
-    "asset_event": "timestamp",
-    "callback": "created_at",
-    "celery_taskmeta": "date_done",
-    "celery_tasksetmeta": "date_done",
-    "connection_test_request": "updated_at",
-    "dag": "last_parsed_time",
-    "dag_run": "start_date",
-    "dag_version": "created_at",
-    "deadline": "deadline_time",
-    "import_error": "timestamp",
-    "job": "latest_heartbeat",
-    "log": "dttm",
-    "partitioned_asset_key_log": "created_at",
-    "revoked_token": "exp",
-    "session": "expiry",
-    "task_instance": "start_date",
-    "task_instance_history": "start_date",
-    "task_reschedule": "start_date",
-    "task_state_store": "expires_at",
-    "trigger": "created_date",
-    "xcom": "timestamp",
-}
+from platform_kit.version_compat import db_cleanup_tables
+
+#: Every table core can clean on this Airflow -> the column compared with the cutoff. ``session`` exists
+#: only with FAB's database session backend; tables absent from a deployment are skipped and reported
+#: "missing".
+CUTOFF_COLUMNS: dict[str, str] = db_cleanup_tables()
 
 ALL_TABLES: tuple[str, ...] = tuple(sorted(CUTOFF_COLUMNS))
 
