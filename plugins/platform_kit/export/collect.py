@@ -2,11 +2,12 @@
 
 Two ways, chosen by the DAG's ``mode`` Param:
 
-``sdk`` (default, supported Airflow 3 interfaces): variable keys from ``Variable.keys()``; connection ids
-from ``GET /api/v2/connections``; descriptions of both from the REST API (the execution API does not carry
-them); every value through the Task SDK's execution-API backend, the metadata-DB lookup that
-``Variable.get()``/``Connection.get()`` end in on a worker (see ``tasks.collect_with_sdk`` for why it is
-called directly). Works wherever a task runs; one execution-API round trip per key.
+``sdk`` (default, supported Airflow 3 interfaces): variable keys from ``Variable.keys()`` (3.3+; the REST
+API's variable list before); connection ids from ``GET /api/v2/connections``; descriptions of both from
+the REST API (the execution API does not carry them); every value through the Task SDK's execution-API
+backend, the metadata-DB lookup that ``Variable.get()``/``Connection.get()`` end in on a worker (see
+``tasks.collect_with_sdk`` for why it is called directly). Works wherever a task runs; one execution-API
+round trip per key.
 
 ``cli`` (opt-in): ``airflow variables export`` and ``airflow connections export`` in a subprocess whose
 ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` points at the metadata DB through the ``airflow_metadb``

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 def collect_with_sdk(api_conn_id: str) -> ExportContent:
     """``sdk`` mode: ids and descriptions from the REST API, values from the Task SDK.
 
+    Variable keys come from ``Variable.keys()`` on Airflow 3.3+ and from the REST API's variable list
+    before (both list the variables stored in the metadata DB).
+
     Values are read with the Task SDK's ``ExecutionAPISecretsBackend``, the metadata-DB lookup that
     ``Variable.get()`` and ``Connection.get()`` end in on a worker, called directly because the export
     needs what the DB stores, nothing else:
@@ -36,17 +39,17 @@ def collect_with_sdk(api_conn_id: str) -> ExportContent:
       supervisor: quadratic, measured at ~53 s for 300 connections and minutes for 1,000. The export never
       logs a value, so the registration buys nothing here.
     """
-    from airflow.sdk import Variable
-
     from platform_kit.export.api import AirflowApi
-    from platform_kit.version_compat import execution_api_secrets_backend
+    from platform_kit.version_compat import execution_api_secrets_backend, variable_keys
 
     started = time.monotonic()
     api = AirflowApi.from_connection(get_connection(api_conn_id, purpose="REST API service account"))
     api.login()
     connection_descriptions = api.connection_descriptions()
     variable_descriptions = api.variable_descriptions()
-    keys = list(Variable.keys())
+    keys = variable_keys()
+    if keys is None:  # Airflow < 3.3 has no Variable.keys(); the REST list holds the same stored keys
+        keys = list(variable_descriptions)
     listed = time.monotonic()
     backend = execution_api_secrets_backend()
     content = ExportContent()
