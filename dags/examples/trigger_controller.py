@@ -6,6 +6,8 @@ import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, Param, get_current_context, task
 
+from platform_kit.version_compat import airflow_version_text, trigger_fails_on_paused_target
+
 TARGET_DAG_ID = "example_platform_kit_trigger_target"
 
 DOC = """
@@ -35,7 +37,10 @@ run-specific values along, and one clear parent run per child run. Prefer an Ass
   `deferred` forever. `deferrable=True` without `wait_for_completion` is ignored.
 - `fail_when_dag_is_paused=True`: the target is created paused like every example; without this the
   controller would wait forever on a run that never starts. With it, the task fails at once with
-  `Dag <id> is paused`: unpause the target and clear the task.
+  `Dag <id> is paused`: unpause the target and clear the task. It needs Airflow 3.2+ and
+  `apache-airflow-providers-standard` 1.14+ (the operator asks the execution API for the target's
+  state); on older versions it is left off: **unpause the target before you trigger the controller**.
+  {paused_check}
 - The `report` task reads the XCom `trigger_run_id` the operator pushes and logs what ran.
 
 **Watch for**
@@ -49,11 +54,16 @@ run-specific values along, and one clear parent run per child run. Prefer an Ass
 - In Airflow 3 the operator does not create the run itself: it raises `DagRunTriggerException` and the
   task runner asks the API server to create it. Unit tests calling `execute()` see that exception.
 """
+PAUSED_CHECK = (
+    "On this Airflow ({version}) the paused check is **on**."
+    if trigger_fails_on_paused_target()
+    else "On this Airflow ({version}) the paused check is **off** (needs Airflow 3.2+ and standard 1.14+)."
+)
 
 with DAG(
     dag_id="example_platform_kit_trigger_controller",
     description="Explicit trigger: triggers the target DAG with conf and waits for it (deferrable).",
-    doc_md=DOC,
+    doc_md=DOC.replace("{paused_check}", PAUSED_CHECK.format(version=airflow_version_text())),
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -73,7 +83,8 @@ with DAG(
         wait_for_completion=True,
         deferrable=True,
         poke_interval=10,
-        fail_when_dag_is_paused=True,
+        # Off where the operator cannot check (it raises NotImplementedError at parse time there).
+        fail_when_dag_is_paused=trigger_fails_on_paused_target(),
     )
 
     @task
