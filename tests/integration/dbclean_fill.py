@@ -44,7 +44,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from airflow._shared.timezones import timezone
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
     from airflow.models import DagRun, Log, TaskInstance
     from airflow.models.dagbag import DBDagBag
     from airflow.models.dagbundle import DagBundleModel
@@ -54,6 +53,10 @@ def main() -> None:
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
     from sqlalchemy import select, update
 
+    from platform_kit.version_compat import dag_bag_class, sync_bag_to_db
+
+    DagBag = dag_bag_class()
+
     folder = Path(tempfile.mkdtemp(prefix="dbclean-fill-"))
     (folder / "fill_dags.py").write_text(textwrap.dedent(DAG_TEMPLATE.format(dags=args.dags)))
     bag = DagBag(dag_folder=folder, bundle_path=folder, bundle_name="dags-folder")
@@ -62,7 +65,7 @@ def main() -> None:
         if session.get(DagBundleModel, "dags-folder") is None:
             session.add(DagBundleModel(name="dags-folder"))
     with create_session() as session:
-        sync_bag_to_db(bag, "dags-folder", None, session=session)
+        sync_bag_to_db()(bag, "dags-folder", None, session=session)
 
     now = timezone.utcnow()
     with create_session() as session:

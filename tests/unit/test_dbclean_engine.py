@@ -26,6 +26,8 @@ from platform_kit.dbclean.archives import merge_archive_csvs
 from platform_kit.dbclean.launcher import ChildLauncher
 from platform_kit.dbclean.tasks import archive_url_next_to, options_from_params
 from platform_kit.dburl import secrets_of
+from platform_kit.exceptions import AirflowCompatError
+from platform_kit.version_compat import AIRFLOW_V_3_2_PLUS
 
 pytestmark = pytest.mark.unit
 
@@ -158,13 +160,25 @@ def test_merge_joins_batches_per_table_in_batch_order_with_one_header(tmp_path):
     assert merged["log.csv"]["rows"] == 3 and merged["log.csv"]["bytes"] == len(data)
 
 
+def test_a_dag_filter_needs_airflow_3_2_and_is_refused_in_one_line_before():
+    options = CleanupOptions(dag_ids=("a",))
+    if AIRFLOW_V_3_2_PLUS:
+        assert options.validated().dag_ids == ("a",)
+        return
+    with pytest.raises(AirflowCompatError) as excinfo:
+        options.validated()
+    message = str(excinfo.value)
+    assert message.startswith("the DB cleanup's DAG filter (dag_ids / exclude_dag_ids) is not supported on ")
+    assert "Airflow 3.2" in message and "\n" not in message
+
+
 def test_params_map_onto_options_and_archives_go_next_to_backups():
     options = options_from_params(
         {
             "retention_days": 30,
             "tables": ["log"],
             "dag_ids": [],
-            "exclude_dag_ids": ["x"],
+            "exclude_dag_ids": ["x"] if AIRFLOW_V_3_2_PLUS else [],
             "batch_size": 500,
             "dry_run": True,
             "archive": "skip",
@@ -172,7 +186,8 @@ def test_params_map_onto_options_and_archives_go_next_to_backups():
             "google_conn_id": "",
         }
     ).validated()
-    assert (options.retention_days, options.tables, options.exclude_dag_ids) == (30, ("log",), ("x",))
+    assert (options.retention_days, options.tables) == (30, ("log",))
+    assert options.exclude_dag_ids == (("x",) if AIRFLOW_V_3_2_PLUS else ())
     assert options.archive is ArchiveMode.SKIP and options.dry_run and options.google_conn_id is None
     assert archive_url_next_to("s3://bkt/metadb") == "s3://bkt/db-clean-archives"
     assert archive_url_next_to("gs://bkt/a/metadb/") == "gs://bkt/a/db-clean-archives"
@@ -194,3 +209,31 @@ def test_cli_parses_the_same_options_as_the_dag():
         "postgresql://u:p@h/db",
     )
     assert args.handler.__name__ == "handle_clean"
+
+
+def test_a_table_core_cleaned_without_the_wrappers_seeing_it_is_an_error_not_a_count():
+    from platform_kit.dbclean.child import _Observer, _unobserved
+
+    observer = _Observer(["log", "xcom", "celery_taskmeta"])
+    observer.tables["log"].update(status="ok", matched=3)
+    observer.tables["xcom"].update(status="ok", matched=None)  # cleaned, but never counted
+    observer.tables["celery_taskmeta"]["status"] = "missing"  # not in this database: fine
+    message = _unobserved(observer, existing={"log", "xcom"})
+    assert message and "core cleaned xcom without the kit seeing the row counts" in message
+    assert "\n" not in message and "airflow db clean" in message
+    observer.tables["xcom"]["matched"] = 0
+    assert _unobserved(observer, existing={"log", "xcom"}) is None
+
+
+def test_the_wrappers_keep_the_signature_core_is_checked_against():
+    import inspect
+
+    from platform_kit.dbclean.child import _Observer
+    from platform_kit.version_compat import db_cleanup_module
+
+    core = db_cleanup_module()
+    observer = _Observer(["log"])
+    wrapped = observer.wrap_check_for_rows(core._check_for_rows)
+    assert inspect.signature(wrapped) == inspect.signature(core._check_for_rows)
+    wrapped = observer.wrap_cleanup_table(core._cleanup_table)
+    assert "orm_model" in inspect.signature(wrapped).parameters

@@ -72,9 +72,10 @@ def test_the_task_cleans_the_configured_folders_with_the_dag_defaults(tmp_path, 
 
 
 def test_bad_params_fail_the_task_with_one_actionable_line(tmp_path, monkeypatch):
-    from airflow.sdk.exceptions import AirflowFailException
-
     from platform_kit.logcleanup.tasks import clean_logs_task
+    from platform_kit.version_compat import fail_exception
+
+    AirflowFailException = fail_exception()
 
     monkeypatch.setenv("AIRFLOW__LOGGING__BASE_LOG_FOLDER", "/")
     params = {name: param.value for name, param in _dag_params().items()}

@@ -69,6 +69,76 @@ def test_db_cleanup_internals_have_the_shape_the_driver_wraps():
         assert callable(getattr(core, name)), name
     assert "orm_model" in inspect.signature(core._cleanup_table).parameters
     assert "query" in inspect.signature(core._check_for_rows).parameters
+    # The DAG filter exists from 3.2 on, and the kit says so the same way everywhere.
+    assert version_compat.db_cleanup_has_dag_filter(core) is version_compat.AIRFLOW_V_3_2_PLUS
+
+
+def test_db_cleanup_refuses_when_a_wrapped_internal_changed_shape(monkeypatch):
+    from airflow.utils import db_cleanup
+
+    def _check_for_rows(*, session, statement, print_rows=False):  # "query" renamed
+        return 0
+
+    monkeypatch.setattr(db_cleanup, "_check_for_rows", _check_for_rows)
+    with pytest.raises(AirflowCompatError) as excinfo:
+        version_compat.db_cleanup_module()
+    message = str(excinfo.value)
+    assert message.startswith(
+        f"metadata DB cleanup is not supported on Airflow {version_compat.airflow_version_text()}"
+    )
+    assert "_check_for_rows no longer takes query" in message and "airflow db clean" in message
+    assert "\n" not in message
+
+
+def test_a_dag_filter_is_refused_where_core_cannot_filter():
+    calls = []
+
+    class CoreWithoutFilter:  # 3.1's run_cleanup signature
+        @staticmethod
+        def run_cleanup(
+            *,
+            clean_before_timestamp,
+            table_names=None,
+            dry_run=False,
+            verbose=False,
+            confirm=True,
+            skip_archive=False,
+            session=None,
+            batch_size=None,
+        ):
+            calls.append(table_names)
+
+    version_compat.run_db_cleanup(CoreWithoutFilter, table_names=["log"], clean_before_timestamp=None)
+    assert calls == [["log"]]  # no dag_ids and no error_on_cleanup_failure passed to 3.1's core
+    with pytest.raises(AirflowCompatError, match=r"DAG filter .* 3\.2"):
+        version_compat.run_db_cleanup(CoreWithoutFilter, dag_ids=["a"], clean_before_timestamp=None)
+    assert calls == [["log"]]
+
+
+def test_the_table_catalogue_is_the_installed_minors():
+    tables = version_compat.db_cleanup_tables()
+    assert ("callback" in tables) is version_compat.AIRFLOW_V_3_3_PLUS
+    assert ("sla_miss" in tables) is not version_compat.AIRFLOW_V_3_3_PLUS
+    assert ("revoked_token" in tables) is version_compat.AIRFLOW_V_3_2_PLUS
+    assert {"log", "xcom", "dag_run", "task_instance", "session"} <= set(tables)
+
+
+def test_export_variable_keys_and_the_trigger_paused_check_follow_the_minor():
+    from airflow.sdk import Variable
+
+    assert hasattr(Variable, "keys") is version_compat.AIRFLOW_V_3_3_PLUS
+    standard = version_compat.provider_version("apache-airflow-providers-standard")
+    assert standard is not None
+    expected = version_compat.AIRFLOW_V_3_2_PLUS and standard >= (1, 14, 0)
+    assert version_compat.trigger_fails_on_paused_target() is expected
+
+
+def test_test_suite_accessors_find_dagbag_and_the_policy_plugins():
+    bag_class = version_compat.dag_bag_class()
+    assert bag_class.__name__ == "DagBag"
+    assert callable(version_compat.sync_bag_to_db())
+    names = {getattr(plugin, "__name__", "") for plugin in version_compat.policy_plugins()}
+    assert "platform_kit.alerts.policy" in names
 
 
 def test_the_task_log_server_app_builds():

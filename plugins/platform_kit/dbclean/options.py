@@ -66,15 +66,15 @@ class CleanupOptions:
         if self.batch_size is not None and int(self.batch_size) < 1:
             raise ConfigurationError(f"batch_size must be a positive number of rows, got {self.batch_size}")
         archive = ArchiveMode(self.archive)
+        overlap = sorted(set(self.dag_ids) & set(self.exclude_dag_ids))
+        if overlap:
+            raise ConfigurationError(f"dag ids both included and excluded: {overlap}")
         if self.dag_ids or self.exclude_dag_ids:
             require_airflow(
                 DB_CLEANUP_DAG_FILTER_SINCE,
                 DB_CLEANUP_DAG_FILTER,
                 "upgrade Airflow to 3.2+ or clean without dag_ids / exclude_dag_ids",
             )
-        overlap = sorted(set(self.dag_ids) & set(self.exclude_dag_ids))
-        if overlap:
-            raise ConfigurationError(f"dag ids both included and excluded: {overlap}")
         if archive is ArchiveMode.EXPORT_AND_DROP and not self.export_url:
             raise ConfigurationError(
                 "archive mode export_and_drop needs an export URL (s3://bucket/prefix or gs://...)"
