@@ -598,3 +598,40 @@ def policy_plugins() -> list[Any]:
     else:  # 3.1: a module global that settings.initialize() (run by `import airflow`) fills
         manager = settings.POLICY_PLUGIN_MANAGER
     return list(manager.get_plugins())
+
+
+def manual_only_timetables() -> Any:
+    """The timetables of the twin's e2e policy (only triggered, asset-driven and chosen cron runs happen).
+
+    Returns a namespace: ``null`` (``NullTimetable``), ``cron`` (``CronTriggerTimetable``) and ``kept`` (the
+    "no schedule" and asset-triggered classes the policy leaves alone). The Task SDK has its own timetable
+    classes from 3.2; 3.1's DAGs carry core's (``airflow.timetables``), so ``kept`` holds both where both
+    exist, and ``null``/``cron`` are the ones a DAG of this minor is built with.
+    """
+    import importlib
+    from types import SimpleNamespace
+
+    places = (
+        (
+            "airflow.sdk.definitions.timetables.simple",
+            "airflow.sdk.definitions.timetables.assets",
+            "airflow.sdk.definitions.timetables.trigger",
+        ),
+        ("airflow.timetables.simple", "airflow.timetables.simple", "airflow.timetables.trigger"),
+    )
+    found: list[tuple[type, type, type]] = []
+    for null_module, asset_module, trigger_module in places:
+        try:
+            null = importlib.import_module(null_module).NullTimetable
+            asset = importlib.import_module(asset_module).AssetTriggeredTimetable
+            cron = importlib.import_module(trigger_module).CronTriggerTimetable
+        except (ImportError, AttributeError):
+            continue
+        found.append((null, asset, cron))
+    if not found:
+        raise moved(
+            "the twin's manual-only schedule policy",
+            "NullTimetable/AssetTriggeredTimetable/CronTriggerTimetable moved",
+        )
+    null, _, cron = found[0]
+    return SimpleNamespace(null=null, cron=cron, kept=tuple(cls for trio in found for cls in trio[:2]))

@@ -44,6 +44,7 @@ from twin import remote_logs, sandbox_env
 from twin.client import AirflowClient
 from twin.control import ControlServer
 from twin.loopback import LOOPBACK
+from twin.matrix import find_env, lock_env
 from twin.pgcluster import PgCluster, free_port, start_cluster
 from twin.services import (
     ServiceProcess,
@@ -87,16 +88,15 @@ COMPOSE_PORTS = {"airflow-apiserver": 8080, "s3": 5000, "gcs": 9023, "slack-rece
 # "Unpause on trigger" starts in the README walkthrough (due on 1 January), and no other in a session.
 MANUAL_ONLY_POLICY = '''\
 """Installed by the platform-kit twin in e2e mode: only triggered and asset-driven runs happen."""
-from airflow.sdk.definitions.timetables.assets import AssetTriggeredTimetable
-from airflow.sdk.definitions.timetables.simple import NullTimetable
-from airflow.sdk.definitions.timetables.trigger import CronTriggerTimetable
+from platform_kit.version_compat import manual_only_timetables
 
 
 def dag_policy(dag):
+    timetables = manual_only_timetables()
     if dag.dag_id == "platform_kit_log_cleanup":
-        dag.timetable = CronTriggerTimetable("@yearly", timezone="UTC")
-    elif not isinstance(dag.timetable, (AssetTriggeredTimetable, NullTimetable)):
-        dag.timetable = NullTimetable()
+        dag.timetable = timetables.cron("@yearly", timezone="UTC")
+    elif not isinstance(dag.timetable, timetables.kept):
+        dag.timetable = timetables.null()
 '''
 
 
@@ -181,6 +181,7 @@ class Twin:
     pg: PgCluster
     api_port: int
     airflow_env: dict[str, str]
+    airflow_bin: Path = field(default_factory=lambda: Path(sys.executable).parent / "airflow")
     services: list[ServiceProcess] = field(default_factory=list)
     endpoints: dict[str, str] = field(default_factory=dict)
     fernet_key: str = ""
@@ -262,7 +263,7 @@ class Twin:
     def airflow_cli(self, *args: str, env: dict[str, str] | None = None, check: bool = True):
         """Run the ``airflow`` CLI against the twin's metadata DB."""
         return subprocess.run(
-            [str(Path(sys.executable).parent / "airflow"), *args],
+            [str(self.airflow_bin), *args],
             env={**self.airflow_env, **(env or {})},
             capture_output=True,
             text=True,
@@ -463,7 +464,7 @@ def _airflow_environment(
 
 
 def _airflow_recipe(twin: Twin, name: str) -> Callable[[], ServiceProcess]:
-    airflow = str(Path(sys.executable).parent / "airflow")
+    airflow = str(twin.airflow_bin)
     argv = {
         "api-server": [airflow, "api-server", "--host", LOOPBACK, "--port", str(twin.api_port)],
         # Their own log servers would listen on every interface: twin.loopback serves the logs instead.
@@ -483,6 +484,7 @@ def start_twin(
     health_interval: float = HEALTH_INTERVAL,
     health_timeout: float = 240,
     progress=print,
+    python: Path | None = None,
 ) -> Twin:
     """Start the whole stack and return when Airflow reports every component healthy.
 
@@ -491,6 +493,9 @@ def start_twin(
     :param home: AIRFLOW_HOME to use (a temporary directory by default). Its ``fernet.key`` is reused.
     :param ports: ports of the published services (:func:`plan_ports`); free ones by default.
     :param health_interval: seconds between the health monitor's polls (tests shorten it).
+    :param python: the interpreter of the environment whose Airflow runs (this one by default), e.g. a
+        matrix environment's ``matrix/airflow-3.1/.venv/bin/python``; the emulators, the receiver and the
+        health monitor run here.
     """
     home = home or Path(tempfile.mkdtemp(prefix="platform-kit-twin-"))
     for sub in ("dags", "plugins", "logs", "component-logs"):
@@ -501,6 +506,8 @@ def start_twin(
     progress(f"starting PostgreSQL (AIRFLOW_HOME={home})")
     pg = start_cluster()
     twin = Twin(home=home, pg=pg, api_port=ports["airflow-apiserver"], airflow_env={})
+    if python is not None:
+        twin.airflow_bin = Path(python).parent / "airflow"
     try:
         pg.create_database("airflow", owner="airflow", password="airflow")
         progress("starting S3 (moto), GCS emulator and Slack receiver")
@@ -550,7 +557,7 @@ def start_twin(
         )
         progress("migrating the metadata DB")
         subprocess.run(
-            [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+            [str(twin.airflow_bin), "db", "migrate"],
             env=twin.airflow_env,
             check=True,
             capture_output=True,
@@ -561,7 +568,14 @@ def start_twin(
             "log-server",
             lambda: spawn(
                 "log-server",
-                [sys.executable, "-m", "twin.loopback", "--port", str(log_server_port)],
+                # Airflow's own log-server app, so from the environment whose Airflow runs.
+                [
+                    str(twin.airflow_bin.parent / "python"),
+                    "-m",
+                    "twin.loopback",
+                    "--port",
+                    str(log_server_port),
+                ],
                 f"http://{LOOPBACK}:{log_server_port}",
                 log_dir,
                 env=twin.airflow_env,
@@ -617,7 +631,7 @@ def write_cli_env(twin: Twin) -> Path:
     return path
 
 
-def banner(twin: Twin, started: float, keep_home: bool) -> str:
+def banner(twin: Twin, started: float, keep_home: bool, airflow: str) -> str:
     """What ``scripts/sandbox`` prints once the twin is up."""
     pid = os.getpid()
     metadb = json.loads(twin.airflow_env["AIRFLOW_CONN_AIRFLOW_METADB"])
@@ -630,7 +644,7 @@ def banner(twin: Twin, started: float, keep_home: bool) -> str:
     cli_env = write_cli_env(twin)
     exports = "\n".join(f"  export {k}={shlex.quote(v)}" for k, v in twin.cli_environment().items())
     return (
-        f"\nAirflow twin is up after {time.monotonic() - started:.0f}s, PID {pid}\n"
+        f"\nAirflow {airflow} twin is up after {time.monotonic() - started:.0f}s, PID {pid}\n"
         f"  UI and API      {twin.ui_url}   login {UI_USER} / {UI_PASSWORD} (sandbox only)\n"
         f"  Slack receiver  {twin.receiver_url}/\n"
         f"  S3 (moto)       {twin.s3_endpoint}/moto-api/   bucket {BACKUP_BUCKET}\n"
@@ -669,7 +683,20 @@ def main(argv: list[str] | None = None) -> int:
         "0 = free ports for everything",
     )
     parser.add_argument("--home", type=Path, help="keep AIRFLOW_HOME (and the Fernet key) in this folder")
+    parser.add_argument(
+        "--airflow",
+        metavar="VERSION",
+        help=f"a supported Airflow version or minor, e.g. 3.2.2 (default: {lock_env().airflow}, the lock)",
+    )
     args = parser.parse_args(argv)
+    env = lock_env()
+    if args.airflow:
+        try:
+            env = find_env(args.airflow)
+        except ValueError as exc:
+            parser.error(str(exc))
+    if not env.installed:
+        parser.error(f"{env.python} is missing; run scripts/bootstrap")
 
     stop_requested = threading.Event()
 
@@ -683,7 +710,11 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, request_stop)
     started = time.monotonic()
     try:
-        twin = start_twin(home=args.home.resolve() if args.home else None, ports=plan_ports(args.port))
+        twin = start_twin(
+            home=args.home.resolve() if args.home else None,
+            ports=plan_ports(args.port),
+            python=None if env.is_lock else env.python,
+        )
     except PortInUseError as exc:
         print(f"scripts/sandbox: {exc}", file=sys.stderr)
         return 2
@@ -692,7 +723,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     started_up = True
     try:
-        print(banner(twin, started, keep_home=args.home is not None), flush=True)
+        print(banner(twin, started, keep_home=args.home is not None, airflow=env.airflow), flush=True)
         while not stop_requested.wait(1):
             for name, code in twin.reap():
                 print(

@@ -4,12 +4,14 @@ DAG runs are triggered through the REST API and polled to completion, so every t
 task supervisor with Airflow 3's DB block, exactly as in production. Cron schedules are disabled in this
 mode (only the runs a test triggers happen); asset schedules stay. Component logs, the local log folder
 and the task logs in the remote log bucket (remote logging removes their local copies) are copied to
-``artifacts/twin-logs`` when the session ends so a CI failure can be read.
+``artifacts/twin-logs`` (``artifacts/<matrix env>/twin-logs`` in the version matrix) when the session
+ends so a CI failure can be read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,10 @@ from pathlib import Path
 import pytest
 
 E2E_DAGS = Path(__file__).resolve().parent / "dags"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+# scripts/test gives each older Airflow minor of the matrix its own folder (artifacts/airflow-3.1/...).
+ARTIFACTS = Path(
+    os.environ.get("PLATFORM_KIT_ARTIFACTS") or Path(__file__).resolve().parents[2] / "artifacts"
+)
 #: Runs first on the session's twin: it checks what a new user sees (every maintenance DAG still paused,
 #: nothing confirmed), and every other e2e test unpauses the DAGs it triggers.
 FIRST = "test_readme_walkthrough.py"

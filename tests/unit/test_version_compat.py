@@ -141,6 +141,22 @@ def test_test_suite_accessors_find_dagbag_and_the_policy_plugins():
     assert "platform_kit.alerts.policy" in names
 
 
+def test_the_twins_schedule_policy_replaces_a_cron_schedule_of_this_minor():
+    from airflow.sdk import DAG
+
+    timetables = version_compat.manual_only_timetables()
+    daily = DAG("compat_daily", schedule="@daily")
+    manual = DAG("compat_manual", schedule=None)
+    assert not isinstance(daily.timetable, timetables.kept)  # a cron schedule is dropped ...
+    assert isinstance(manual.timetable, timetables.kept)  # ... no schedule is kept
+    assert isinstance(timetables.null(), type(manual.timetable))
+    # The cron class is the one this minor builds a cron schedule with (the policy's yearly log cleanup).
+    assert isinstance(daily.timetable, timetables.cron)
+    yearly = timetables.cron("@yearly", timezone="UTC")
+    expression = getattr(yearly, "expression", None) or getattr(yearly, "_expression", None)  # SDK / core
+    assert expression in ("0 0 1 1 *", "@yearly")  # 3.2 keeps the alias, 3.1 and 3.3 expand it
+
+
 def test_the_task_log_server_app_builds():
     app = version_compat.task_log_server_app()
     assert any(getattr(route, "path", "") == "/log" for route in app.routes)
