@@ -1,10 +1,11 @@
 """Installing without a package index, as the README says: ``pip install ".[amazon]"`` from a checkout, or a
 wheel built with ``pip wheel`` and installed with its extra. Then: the plugin is registered, the console
 script runs, and the DAG bundle serves the maintenance DAGs from site-packages (the examples only when
-asked for).
+asked for). And installing the kit never moves the Airflow version already there.
 
-The README's own command lines are run, with ``pip`` from a fresh environment holding the locked Airflow
-stack (installed by ``uv`` first, so ``pip`` only has to build and install the kit).
+The README's own command lines are run, with ``pip`` from a fresh environment holding the running
+environment's locked Airflow stack (the lock's, or a matrix minor's; installed by ``uv`` first, so ``pip``
+only has to build and install the kit).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+
+from twin.matrix import current_env, matrix_envs
 
 pytestmark = pytest.mark.integration
 
@@ -29,6 +33,7 @@ MAINTENANCE = {
     "platform_kit_export",
     "platform_kit_metadb_cleanup",
 }
+AIRFLOW_ITSELF = ("apache-airflow", "apache-airflow-core", "apache-airflow-task-sdk")
 
 
 def _run(*argv, **kwargs) -> subprocess.CompletedProcess:
@@ -59,18 +64,43 @@ def checkout(tmp_path_factory) -> Path:
     return target
 
 
+def _runtime_requirements(project: Path, path: Path) -> Path:
+    """The runtime stack of ``project``'s lock at exactly the locked versions, without the kit itself."""
+    exported = _run(
+        str(UV),
+        "export",
+        "--frozen",
+        "--no-hashes",
+        "--all-extras",
+        "--no-dev",
+        "--no-emit-project",
+        "--no-emit-package",
+        "airflow-platform-kit",
+        cwd=project,
+    ).stdout
+    path.write_text(exported)
+    return path
+
+
+def _venv(path: Path) -> Path:
+    """A fresh venv with pip in it (``pip install`` is how the README installs the kit); its python."""
+    _run(str(UV), "venv", "--seed", "--python", sys.executable, str(path))
+    return path / "bin" / "python"
+
+
+def _versions(python: Path) -> dict[str, str]:
+    out = _run(str(python), "-m", "pip", "list", "--format=json", "--disable-pip-version-check").stdout
+    return {entry["name"].lower(): entry["version"] for entry in json.loads(out)}
+
+
 @pytest.fixture(scope="module")
 def airflow_venv(tmp_path_factory) -> Path:
-    """A venv with pip and the locked runtime dependencies (Airflow 3.3.2 and the providers), no kit."""
+    """A venv with pip and this environment's locked runtime stack (Airflow and the providers), no kit."""
     work = tmp_path_factory.mktemp("venv")
-    export = ("export", "--frozen", "--no-hashes", "--all-extras", "--no-emit-project", "--no-dev")
-    exported = _run(str(UV), *export, cwd=REPO).stdout
-    requirements = work / "requirements.txt"
-    requirements.write_text(exported)
-    venv = work / "venv"
-    _run(str(UV), "venv", "--seed", "--python", sys.executable, str(venv))
-    _run(str(UV), "pip", "install", "--python", str(venv / "bin" / "python"), "-r", str(requirements))
-    return venv
+    requirements = _runtime_requirements(current_env().project, work / "requirements.txt")
+    python = _venv(work / "venv")
+    _run(str(UV), "pip", "install", "--python", str(python), "-r", str(requirements))
+    return python.parent.parent
 
 
 def _shell(venv: Path, command: str, cwd: Path) -> None:
@@ -151,3 +181,60 @@ def test_the_readme_install_lines_work_from_a_checkout_and_from_a_wheel(airflow_
     assert len(wheels) == 1
     assert _installed_from(airflow_venv) == wheels[0].as_uri()
     _assert_installed(_installed_kit(airflow_venv, tmp_path / "home-wheel"))
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The wheel ``uv build`` makes of this checkout."""
+    dist = tmp_path_factory.mktemp("dist")
+    _run(str(UV), "build", "--wheel", "--out-dir", str(dist), cwd=REPO)
+    return next(dist.glob("airflow_platform_kit-*.whl"))
+
+
+def _exclude_newer(project: Path) -> str:
+    """The ``exclude-newer`` date of a matrix project: its Airflow's release day."""
+    return tomllib.loads((project / "pyproject.toml").read_text())["tool"]["uv"]["exclude-newer"]
+
+
+@pytest.mark.skipif(not current_env().is_lock, reason="runs once, from the lock's suite")
+@pytest.mark.parametrize("start", ["bare airflow", "airflow and its providers"])
+def test_installing_the_kit_never_moves_the_airflow_already_installed(wheel, tmp_path, start):
+    """``pip install "airflow-platform-kit[all]"`` next to the oldest supported Airflow (3.1.8).
+
+    ``bare airflow``: only ``apache-airflow==3.1.8`` (as of its release day), so pip must add the storage
+    providers without touching Airflow. ``airflow and its providers``: the stack 3.1.8 shipped with (the
+    matrix lock: providers at the kit's floors), where nothing at all may move.
+    """
+    oldest = matrix_envs()[0]
+    python = _venv(tmp_path / "venv")
+    if start == "bare airflow":
+        _run(
+            str(UV),
+            "pip",
+            "install",
+            "--python",
+            str(python),
+            "--exclude-newer",
+            _exclude_newer(oldest.project),
+            f"apache-airflow=={oldest.airflow}",
+        )
+    else:
+        requirements = _runtime_requirements(oldest.project, tmp_path / "requirements.txt")
+        _run(str(UV), "pip", "install", "--python", str(python), "-r", str(requirements))
+    before = _versions(python)
+    assert before["apache-airflow"] == oldest.airflow
+
+    if start == "bare airflow":
+        # pip needs well over 15 minutes on the 2-core test machine to resolve and fetch the Google
+        # provider's tree here; uv resolves the same requirements with the same rule (installed versions
+        # stay unless a requirement forbids them) in seconds.
+        _run(str(UV), "pip", "install", "--python", str(python), f"{wheel}[all]")
+    else:
+        _run(str(python), "-m", "pip", "install", "--disable-pip-version-check", f"{wheel}[all]")
+
+    after = _versions(python)
+    assert {d: after[d] for d in AIRFLOW_ITSELF} == {d: before[d] for d in AIRFLOW_ITSELF}
+    assert after["airflow-platform-kit"] and after["apache-airflow-providers-amazon"]
+    if start != "bare airflow":
+        moved = {d: (v, after.get(d)) for d, v in before.items() if after.get(d) != v}
+        assert moved == {}
