@@ -15,6 +15,14 @@ from platform_kit.maintenance import (
     slack_param,
     storage_params,
 )
+from platform_kit.version_compat import AIRFLOW_V_3_2_PLUS, airflow_version_text
+
+DAG_FILTER = (
+    "available on this Airflow"
+    if AIRFLOW_V_3_2_PLUS
+    else f"**off on this Airflow ({airflow_version_text()})**: core's cleanup has no DAG filter before 3.2, "
+    "so a run that sets either is refused in one line"
+)
 
 DOC_MD = f"""
 ### Metadata-DB cleanup (`platform_kit_metadb_cleanup`)
@@ -34,10 +42,11 @@ by foreign-key cascades, DB size before/after and durations in the log, XCom and
 **Params**
 - `retention_days`: purge rows older than this (each table has its own date column, see
   `docs/db-cleanup.md`).
-- `tables`: what to clean. Default: the safe set. Left out unless you pick them:
+- `tables`: what to clean, from the tables this Airflow's cleanup offers. Default: the safe set. Left
+  out unless you pick them:
   {", ".join(f"`{t}`" for t in UNSAFE_TABLES)} (why: `docs/db-cleanup.md`). Core adds dependent tables.
 - `dag_ids` / `exclude_dag_ids`: restrict to / never touch these DAGs. Tables without a usable `dag_id`
-  are then skipped (reported), never purged for every DAG.
+  are then skipped (reported), never purged for every DAG. Airflow 3.2+: {DAG_FILTER}.
 - `batch_size`: rows per archive-and-delete transaction; lower it if statements time out.
 - `dry_run`: count only; nothing changes.
 - `archive`: `export_and_drop` (default) uploads core's archive tables as CSV (one file per table,
@@ -76,10 +85,13 @@ with maintenance_dag(
             + ".",
         ),
         "dag_ids": Param(
-            [], type="array", items={"type": "string"}, description="Only rows of these DAGs (empty = all)."
+            [],
+            type="array",
+            items={"type": "string"},
+            description="Only rows of these DAGs (empty = all). Airflow 3.2+.",
         ),
         "exclude_dag_ids": Param(
-            [], type="array", items={"type": "string"}, description="Never rows of these DAGs."
+            [], type="array", items={"type": "string"}, description="Never rows of these DAGs. Airflow 3.2+."
         ),
         "batch_size": Param(
             DB_CLEAN_BATCH_SIZE,
