@@ -31,6 +31,8 @@ import requests
 
 from platform_kit.alerts import connections, on_failure_callback, send_summary
 from platform_kit.alerts.delivery import DeliveryOptions, post_json
+from platform_kit.alerts.notifier import NO_EXCEPTION_NOTE
+from platform_kit.version_compat import AIRFLOW_V_3_2_PLUS
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fresh_alert_memory")]
 
@@ -220,6 +222,16 @@ CALLBACK_DAG = """
 """
 
 
+def _captured(error: str) -> str:
+    """The error line of a task alert under ``dag.test()``.
+
+    3.1's ``dag.test()`` leaves the exception out of the task callbacks' context (its forked task runner,
+    what production uses, puts it in: the smoke test's failure alert on the 3.1 twin), and the alert then
+    says no exception was captured rather than guess.
+    """
+    return error if AIRFLOW_V_3_2_PLUS else NO_EXCEPTION_NOTE
+
+
 def test_task_and_dag_callbacks_post_exactly_these_payloads(migrated_home, tmp_path, slack_receiver):
     # Routing: the DAG's tag team:payments selects connection slack_payments (no slack_default exists).
     webhook = f"{slack_receiver.url}/services/T0/B0PAYMENTS/paytoken"
@@ -254,17 +266,19 @@ def test_task_and_dag_callbacks_post_exactly_these_payloads(migrated_home, tmp_p
         date,
         ("Owner", "data-eng"),
     ]
+    retry_error = _captured("ValueError: first try fails &lt;&amp;&gt;")
     assert by_header[retry_header] == _task_payload(
         retry_header,
         retry_fields,
         [
-            _section("*Error*\n```ValueError: first try fails &lt;&amp;&gt;```"),
+            _section(f"*Error*\n```{retry_error}```"),
             _section(f"<{log}/flaky?try_number=1|View log>"),
         ],
-        ["Error: ValueError: first try fails &lt;&amp;&gt;", f"Log: {log}/flaky?try_number=1"],
+        [f"Error: {retry_error}", f"Log: {log}/flaky?try_number=1"],
     )
 
     failure_header = "\U0001f534 Failed: alerts_dagtest.broken"
+    failure_error = _captured("RuntimeError: disk &lt;full&gt; &amp; cannot write")
     failure_fields = [
         *common,
         ("Task", "broken"),
@@ -279,10 +293,10 @@ def test_task_and_dag_callbacks_post_exactly_these_payloads(migrated_home, tmp_p
         failure_header,
         failure_fields,
         [
-            _section("*Error*\n```RuntimeError: disk &lt;full&gt; &amp; cannot write```"),
+            _section(f"*Error*\n```{failure_error}```"),
             _section(f"<{log}/broken?try_number=1|View log>"),
         ],
-        ["Error: RuntimeError: disk &lt;full&gt; &amp; cannot write", f"Log: {log}/broken?try_number=1"],
+        [f"Error: {failure_error}", f"Log: {log}/broken?try_number=1"],
     )
 
     # Success after a retry is a recovery (people saw the retry alert); "fine" succeeded quietly.
@@ -384,7 +398,8 @@ def test_dag_level_callbacks_get_the_dag_processor_context(tmp_path, monkeypatch
                 run_type="manual",
                 state="failed" if is_failure else "success",
                 consumed_asset_events=[],
-                partition_key=None,
+                # partition_key is a field from 3.2 on; 3.1's model forbids unknown fields.
+                **({"partition_key": None} if "partition_key" in DagRun.model_fields else {}),
             ),
             last_ti=TaskInstance(
                 id=uuid.uuid4(),
