@@ -11,6 +11,7 @@ Usage: ``python dbclean_fill.py --dags 3 --runs 40 --days 120``.
 from __future__ import annotations
 
 import argparse
+import inspect
 import tempfile
 import textwrap
 from datetime import timedelta
@@ -59,7 +60,9 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="dbclean-fill-"))
     (folder / "fill_dags.py").write_text(textwrap.dedent(DAG_TEMPLATE.format(dags=args.dags)))
-    bag = DagBag(dag_folder=folder, bundle_path=folder, bundle_name="dags-folder")
+    # bundle_name is a DagBag argument from 3.2 on; 3.1's bag takes only the path.
+    named = {"bundle_name": "dags-folder"} if "bundle_name" in inspect.signature(DagBag).parameters else {}
+    bag = DagBag(dag_folder=folder, bundle_path=folder, **named)
     assert not bag.import_errors, bag.import_errors
     with create_session() as session:
         if session.get(DagBundleModel, "dags-folder") is None:
