@@ -580,6 +580,23 @@ def dag_bag_class() -> Any:
     return DagBag
 
 
+def serialized_dag_class() -> Any:
+    """Core's DAG serializer, whose ``to_dict`` is what lands in ``serialized_dag`` (``DagSerialization``
+    from 3.2, ``SerializedDAG`` on 3.1)."""
+    from airflow.serialization import serialized_objects
+
+    serializer = getattr(serialized_objects, "DagSerialization", None)
+    return serializer or serialized_objects.SerializedDAG
+
+
+def param_validation_errors() -> tuple[type[BaseException], ...]:
+    """What ``Param.resolve`` raises for a value its schema refuses (the Task SDK's from 3.2, core's on 3.1)."""
+    classes = _airflow_exception("ParamValidationError")
+    if not classes:
+        raise moved("Param validation", "ParamValidationError is gone from airflow.sdk and airflow")
+    return tuple(classes)
+
+
 def sync_bag_to_db() -> Any:
     """Core's ``sync_bag_to_db(bag, bundle_name, bundle_version, session=...)`` (moved with ``DagBag``)."""
     try:

@@ -46,7 +46,9 @@ DAG_FILE = textwrap.dedent(
 @pytest.fixture(scope="module")
 def callback_kwargs(tmp_path_factory) -> list[dict]:
     """The kwargs of the DAG's two deadline callbacks, as the cluster policy left them at parse time."""
-    from airflow.dag_processing.dagbag import DagBag
+    from platform_kit.version_compat import dag_bag_class
+
+    DagBag = dag_bag_class()
 
     path = tmp_path_factory.mktemp("dags") / "nightly_sales.py"
     path.write_text(DAG_FILE)

@@ -15,7 +15,9 @@ MAINTENANCE = {
 
 
 def dags_served(**kwargs) -> set[str]:
-    from airflow.dag_processing.dagbag import DagBag
+    from platform_kit.version_compat import dag_bag_class
+
+    DagBag = dag_bag_class()
 
     from platform_kit.bundle import PlatformDagBundle
 

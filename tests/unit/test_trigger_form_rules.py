@@ -85,12 +85,12 @@ def test_no_text_param_defaults_to_an_empty_string(dag_bag, dag_id):
 
 
 def test_a_required_field_left_empty_is_still_refused(dag_bag):
-    from airflow.sdk.exceptions import ParamValidationError
+    from platform_kit.version_compat import param_validation_errors
 
     param = params_of(dag_bag.dags["platform_kit_metadb_backup"])["metadb_conn_id"]
     assert ui_requires(param.schema)
     for blank in (None, ""):
-        with pytest.raises(ParamValidationError):
+        with pytest.raises(param_validation_errors()):
             check(param, blank)
 
 

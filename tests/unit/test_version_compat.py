@@ -137,6 +137,9 @@ def test_test_suite_accessors_find_dagbag_and_the_policy_plugins():
     bag_class = version_compat.dag_bag_class()
     assert bag_class.__name__ == "DagBag"
     assert callable(version_compat.sync_bag_to_db())
+    assert callable(version_compat.serialized_dag_class().to_dict)
+    errors = version_compat.param_validation_errors()
+    assert errors and all(cls.__name__ == "ParamValidationError" for cls in errors)
     names = {getattr(plugin, "__name__", "") for plugin in version_compat.policy_plugins()}
     assert "platform_kit.alerts.policy" in names
 
