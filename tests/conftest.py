@@ -35,6 +35,19 @@ def pg() -> Iterator:
     cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def migrated_metadb(pg, tmp_path_factory) -> str:
+    """Name of a database in the session cluster that ``airflow db migrate`` (this environment's Airflow)
+    made a metadata DB, once per session: migrating takes minutes on a loaded 2-core machine, copying
+    seconds. Never use it directly; copy it: ``pg.create_database(name, template=migrated_metadb)``.
+    """
+    from airflow_env import migrated_metadata_db
+
+    name = "airflow_migrated_template"
+    migrated_metadata_db(pg, name, tmp_path_factory.mktemp("airflow-home-migrate"), timeout=900)
+    return name
+
+
 @pytest.fixture
 def pg_database(pg) -> Iterator[str]:
     """A fresh, empty database in the session cluster; its DSN. Dropped afterwards."""

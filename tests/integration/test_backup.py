@@ -1,10 +1,11 @@
 """Metadata-DB backups end to end against a real PostgreSQL, moto's S3 server and the GCS emulator.
 
-The source is a real Airflow metadata DB (``airflow db migrate``, then history written through Airflow's
-models by ``dbclean_fill.py``), plus rows in a ``_airflow_moved__*`` table whose data the default options
-exclude. Fault-injection tests use a separate database with ~40 MB of incompressible rows so that the
-dump takes long enough to be interrupted mid-stream; each one checks that the upload left no object and
-no manifest, and that the backup taken before it is untouched and still verifies.
+The source is a real Airflow metadata DB (a copy of the session's ``airflow db migrate``, then history
+written through Airflow's models by ``dbclean_fill.py``), plus rows in a ``_airflow_moved__*`` table whose
+data the default options exclude. Fault-injection tests use a separate database with ~40 MB of
+incompressible rows so that the dump takes long enough to be interrupted mid-stream; each one checks that
+the upload left no object and no manifest, and that the backup taken before it is untouched and still
+verifies.
 """
 
 from __future__ import annotations
@@ -40,11 +41,13 @@ MiB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def airflow_db(pg, tmp_path_factory) -> str:
+def airflow_db(pg, migrated_metadb, tmp_path_factory) -> str:
     """DSN of a migrated Airflow metadata DB with history and a ``_airflow_moved__`` leftover table."""
     name = f"backup_src_{uuid.uuid4().hex[:8]}"
     fill = [str(HERE / "dbclean_fill.py"), "--dags", "2", "--runs", "15", "--days", "30"]
-    dsn, _ = migrated_metadata_db(pg, name, tmp_path_factory.mktemp("airflow-home"), fill)
+    dsn, _ = migrated_metadata_db(
+        pg, name, tmp_path_factory.mktemp("airflow-home"), fill, template=migrated_metadb
+    )
     pg.psql(
         "CREATE TABLE _airflow_moved__3_0__dag_run AS SELECT g AS id, md5(g::text) AS note "
         "FROM generate_series(1, 500) g; "

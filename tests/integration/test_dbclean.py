@@ -1,9 +1,9 @@
 """The metadata-DB cleanup against a real Airflow metadata DB in PostgreSQL.
 
-A database is migrated with ``airflow db migrate`` and filled through Airflow's own models (runs, task
-instances, XComs, ``log`` rows spread over 120 days; see ``dbclean_fill.py``), once per module, and every
-test cleans its own copy (``CREATE DATABASE ... TEMPLATE``). Expected numbers are computed with plain SQL,
-independently of core's cleanup code, and compared with what the summary reports.
+A copy of the session's migrated metadata DB (``airflow db migrate``) is filled through Airflow's own
+models (runs, task instances, XComs, ``log`` rows spread over 120 days; see ``dbclean_fill.py``), once per
+module, and every test cleans its own copy (``CREATE DATABASE ... TEMPLATE``). Expected numbers are
+computed with plain SQL, independently of core's cleanup code, and compared with what the summary reports.
 """
 
 from __future__ import annotations
@@ -34,11 +34,13 @@ COUNTED_TABLES = ("dag_run", "task_instance", "xcom", "log", "task_instance_hist
 
 
 @pytest.fixture(scope="module")
-def template_db(pg, tmp_path_factory) -> str:
+def template_db(pg, migrated_metadb, tmp_path_factory) -> str:
     """Name of a migrated, filled metadata DB that tests copy (never clean it directly)."""
     name = f"dbclean_tpl_{uuid.uuid4().hex[:8]}"
     fill = [str(HERE / "dbclean_fill.py"), "--dags", "3", "--runs", "40", "--days", "120"]
-    migrated_metadata_db(pg, name, tmp_path_factory.mktemp("airflow-home"), fill, timeout=300)
+    migrated_metadata_db(
+        pg, name, tmp_path_factory.mktemp("airflow-home"), fill, timeout=300, template=migrated_metadb
+    )
     yield name
     pg.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

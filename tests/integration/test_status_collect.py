@@ -38,10 +38,12 @@ HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
-def filled(pg, tmp_path_factory) -> dict:
+def filled(pg, migrated_metadb, tmp_path_factory) -> dict:
     name = f"status_{uuid.uuid4().hex[:8]}"
     fill = [str(HERE / "status_fill.py"), "--scenario", "mixed"]
-    dsn, printed = migrated_metadata_db(pg, name, tmp_path_factory.mktemp("airflow-home"), fill)
+    dsn, printed = migrated_metadata_db(
+        pg, name, tmp_path_factory.mktemp("airflow-home"), fill, template=migrated_metadb
+    )
     result = json.loads(printed.strip().splitlines()[-1])
     engine = create_engine(url_from_dsn(dsn))
     statements: list[str] = []

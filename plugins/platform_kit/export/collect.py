@@ -13,7 +13,8 @@ round trip per key.
 ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` points at the metadata DB through the ``airflow_metadb``
 Connection. Faster (two queries), but it deliberately bypasses Airflow 3's task DB isolation, needs a
 network path from the worker to the DB plus the DB driver and the Fernet key on the worker, and inherits
-the CLI's fidelity (JSON values come back re-indented).
+the CLI's fidelity (JSON values come back re-indented: the CLI decodes them, and the export stores them as
+the string import would write, see ``format.stored_variable_entry``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ from typing import Any
 
 from platform_kit.dburl import secrets_of, url_from_connection
 from platform_kit.exceptions import ExportError
-from platform_kit.export.format import ConnectionLike, ExportContent, connection_entry, variable_entry
+from platform_kit.export.format import (
+    ConnectionLike,
+    ExportContent,
+    connection_entry,
+    stored_variable_entry,
+    variable_entry,
+)
 from platform_kit.utils import scrub
 
 log = logging.getLogger(__name__)
@@ -155,7 +162,10 @@ def collect_via_cli(
         connections = json.loads(connections_path.read_text(encoding="utf-8"))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return ExportContent(variables=variables, connections=connections)
+    return ExportContent(
+        variables={key: stored_variable_entry(entry) for key, entry in variables.items()},
+        connections=connections,
+    )
 
 
 def _run_cli(argv: list[str], env: dict[str, str], secrets: list[str], timeout: float) -> None:

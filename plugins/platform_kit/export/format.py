@@ -95,6 +95,17 @@ def split_variable_entry(entry: Any) -> tuple[str, str | None]:
     return json.dumps(entry, indent=2), description
 
 
+def stored_variable_entry(entry: Any) -> Any:
+    """``entry`` with its value as the string ``airflow variables import`` stores, description kept.
+
+    A cli-mode export (``airflow variables export`` decodes JSON values) or a hand-made file may hold
+    non-string values; import re-serialises those with ``json.dumps(indent=2)``, so this is the same stored
+    value, spelled as a string every Airflow minor imports alike (Airflow 3.1's import refuses a list value
+    of any length but one, and silently unwraps a one-item list).
+    """
+    return variable_entry(*split_variable_entry(entry))
+
+
 def connection_entry(conn: ConnectionLike, description: str | None) -> dict[str, Any]:
     """The ``airflow connections import`` entry for ``conn`` (``description`` comes from the REST API)."""
     port = conn.port
