@@ -590,7 +590,8 @@ def serialized_dag_class() -> Any:
 
 
 def param_validation_errors() -> tuple[type[BaseException], ...]:
-    """What ``Param.resolve`` raises for a value its schema refuses (the Task SDK's from 3.2, core's on 3.1)."""
+    """What ``Param.resolve`` raises for a value its schema refuses (the Task SDK's from 3.2, core's on
+    3.1)."""
     classes = _airflow_exception("ParamValidationError")
     if not classes:
         raise moved("Param validation", "ParamValidationError is gone from airflow.sdk and airflow")
