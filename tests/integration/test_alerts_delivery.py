@@ -232,6 +232,7 @@ def _captured(error: str) -> str:
     return error if AIRFLOW_V_3_2_PLUS else NO_EXCEPTION_NOTE
 
 
+@pytest.mark.matrix  # the task callbacks' context from this minor's dag.test()
 def test_task_and_dag_callbacks_post_exactly_these_payloads(migrated_home, tmp_path, slack_receiver):
     # Routing: the DAG's tag team:payments selects connection slack_payments (no slack_default exists).
     webhook = f"{slack_receiver.url}/services/T0/B0PAYMENTS/paytoken"
@@ -358,6 +359,7 @@ DAG_LEVEL_DAG = """
 """
 
 
+@pytest.mark.matrix  # this minor's dag-processor callback executor and request models
 @pytest.mark.parametrize("is_failure", [True, False])
 def test_dag_level_callbacks_get_the_dag_processor_context(tmp_path, monkeypatch, slack_receiver, is_failure):
     """Runs the dag-processor's own callback executor on a real DagCallbackRequest."""
@@ -651,6 +653,7 @@ def test_send_summary_posts_the_maintenance_facts(slack_receiver, monkeypatch):
     assert send_summary("x", {}, conn_id="slack_missing") is False
 
 
+@pytest.mark.matrix  # the connection lookup of this minor from a plain shell
 def test_cli_sends_a_test_alert(slack_receiver, monkeypatch, capsys):
     from platform_kit.cli import main
 

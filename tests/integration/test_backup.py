@@ -116,6 +116,7 @@ def _snapshot(store, dest) -> dict[str, int]:
     return {o.key: o.size for o in store.list(dest.key())}
 
 
+@pytest.mark.matrix  # a dump of this minor's metadata schema, restored and verified
 @pytest.mark.parametrize("scheme", ["s3", "gs"])
 def test_backup_verify_restore_round_trip(
     request, scheme, connections, airflow_db, pg, pg_database, monkeypatch, capsys

@@ -59,6 +59,7 @@ class ExplodingReader:
         return chunk
 
 
+@pytest.mark.matrix  # this minor's amazon/google provider hooks
 def test_multipart_stream_round_trip_and_manifest(store_url):
     store, dest = open_store(store_url)
     store.check_writable(dest.key())
@@ -95,6 +96,7 @@ def test_listing_follows_pagination(s3_bucket, aws_conn):
     assert len(list(store.list(dest.key()))) == 1005
 
 
+@pytest.mark.matrix  # how this minor's providers refuse a bucket or a connection
 def test_missing_bucket_and_wrong_conn_type(aws_conn, moto_server, monkeypatch):
     store, _ = open_store("s3://no-such-bucket-here/x")
     with pytest.raises(StorageError, match="does not exist"):

@@ -99,6 +99,7 @@ def _options(**overrides) -> CleanupOptions:
     return CleanupOptions(**{**base, **overrides})
 
 
+@pytest.mark.matrix  # core's db_cleanup internals of this minor
 def test_clean_purges_old_rows_keeps_last_scheduled_run_and_reports_exact_counts(metadb):
     options = _options()
     cutoff = options.clean_before
@@ -146,6 +147,7 @@ def test_clean_purges_old_rows_keeps_last_scheduled_run_and_reports_exact_counts
     assert any("Checking table log" in line for line in lines)
 
 
+@pytest.mark.matrix  # core's db_cleanup internals of this minor
 def test_dry_run_changes_nothing_and_reports_the_counts_the_real_run_deletes(metadb):
     now = datetime.now(UTC)
     before = _counts(metadb)
@@ -178,6 +180,7 @@ def test_dry_run_changes_nothing_and_reports_the_counts_the_real_run_deletes(met
     assert real["archive_tables_created"] == real["archive_tables_in_db"] > 0
 
 
+@pytest.mark.matrix  # the DAG filter: on 3.1 refused in one line, deleting nothing
 def test_dag_filter_only_touches_the_selected_dag(metadb):
     options = _options(dag_ids=("fill_dag_0",))
     others = _scalar(metadb, "SELECT count(*) FROM log WHERE dag_id <> 'fill_dag_0'")
@@ -197,6 +200,7 @@ def test_dag_filter_only_touches_the_selected_dag(metadb):
     )
 
 
+@pytest.mark.matrix  # core's archive tables of this minor
 def test_export_and_drop_uploads_verified_csvs_then_drops_the_archive_tables(metadb, s3_bucket, monkeypatch):
     # The storage layer reads the S3 endpoint and keys from the aws_default connection.
     monkeypatch.setenv(
@@ -318,6 +322,7 @@ def test_bad_password_fails_in_one_line_without_printing_it(pg, metadb):
     assert "not-the-password-1234" not in message + "".join(seen)
 
 
+@pytest.mark.matrix  # the Connection model of this minor
 def test_cli_finds_a_connection_stored_in_the_metadata_db_as_backup_create_does(metadb, tmp_path):
     """On an Airflow host, ``--conn-id`` names a connection created with ``airflow connections add``.
 

@@ -80,6 +80,7 @@ async def _run_trigger(kwargs: dict) -> list[dict]:
     return [event.payload async for event in callback_trigger(CALLBACK_PATH, kwargs).run()]
 
 
+@pytest.mark.matrix  # this minor's deadline callback trigger
 def test_airflows_trigger_runs_the_callback_to_the_teams_channel_alert_then_follow_up(team, callback_kwargs):
     queued = now() - timedelta(minutes=45)
     ended = now() - timedelta(seconds=5)
@@ -288,6 +289,7 @@ def test_the_first_alert_after_a_triggerer_start_imports_requests_off_the_event_
     assert _headlines(team) == ["\u23f0 DAG run missed its deadline: nightly_sales"]
 
 
+@pytest.mark.matrix  # the triggerer's connection lookup of this minor
 def test_with_no_connection_anywhere_it_logs_what_to_create_and_returns(monkeypatch, callback_kwargs, caplog):
     for name in ("AIRFLOW_CONN_SLACK_SALES", "AIRFLOW_CONN_SLACK_ANA", "AIRFLOW_CONN_SLACK_DEFAULT"):
         monkeypatch.delenv(name, raising=False)

@@ -43,6 +43,7 @@ def _content() -> ExportContent:
     )
 
 
+@pytest.mark.matrix  # this minor's provider hooks and Variable/Connection reads
 def test_daily_exports_publish_verify_and_prune(destination_url, tmp_path, monkeypatch):
     key = crypto.parse_key(KEY_TEXT)
     destination = open_destination(destination_url, keep_daily=2, keep_weekly=0, keep_monthly=0)

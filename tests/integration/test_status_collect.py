@@ -32,7 +32,8 @@ from platform_kit.status.metrics import StatusCollector, exposition
 from platform_kit.status.page import render
 from platform_kit.status.verdicts import judge, verdict
 
-pytestmark = pytest.mark.integration
+# matrix: the Platform page reads this minor's models (one fill serves the four tests).
+pytestmark = [pytest.mark.integration, pytest.mark.matrix]
 
 HERE = Path(__file__).resolve().parent
 
