@@ -580,6 +580,20 @@ def dag_bag_class() -> Any:
     return DagBag
 
 
+def bundle_dag_bag(folder: Any, bundle_name: str, **kwargs: Any) -> Any:
+    """A ``DagBag`` of ``folder`` parsed as the DAG bundle ``bundle_name`` (what the dag-processor does
+    before :func:`sync_bag_to_db`); 3.1's ``DagBag`` takes only the bundle's path, not its name.
+
+    :param kwargs: other ``DagBag`` arguments, e.g. ``safe_mode=False``.
+    """
+    import inspect
+
+    bag_class = dag_bag_class()
+    if "bundle_name" in inspect.signature(bag_class).parameters:
+        kwargs["bundle_name"] = bundle_name
+    return bag_class(dag_folder=folder, bundle_path=folder, **kwargs)
+
+
 def serialized_dag_class() -> Any:
     """Core's DAG serializer, whose ``to_dict`` is what lands in ``serialized_dag`` (``DagSerialization``
     from 3.2, ``SerializedDAG`` on 3.1)."""

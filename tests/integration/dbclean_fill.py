@@ -11,7 +11,6 @@ Usage: ``python dbclean_fill.py --dags 3 --runs 40 --days 120``.
 from __future__ import annotations
 
 import argparse
-import inspect
 import tempfile
 import textwrap
 from datetime import timedelta
@@ -54,15 +53,11 @@ def main() -> None:
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
     from sqlalchemy import select, update
 
-    from platform_kit.version_compat import dag_bag_class, sync_bag_to_db
-
-    DagBag = dag_bag_class()
+    from platform_kit.version_compat import bundle_dag_bag, sync_bag_to_db
 
     folder = Path(tempfile.mkdtemp(prefix="dbclean-fill-"))
     (folder / "fill_dags.py").write_text(textwrap.dedent(DAG_TEMPLATE.format(dags=args.dags)))
-    # bundle_name is a DagBag argument from 3.2 on; 3.1's bag takes only the path.
-    named = {"bundle_name": "dags-folder"} if "bundle_name" in inspect.signature(DagBag).parameters else {}
-    bag = DagBag(dag_folder=folder, bundle_path=folder, **named)
+    bag = bundle_dag_bag(folder, "dags-folder")
     assert not bag.import_errors, bag.import_errors
     with create_session() as session:
         if session.get(DagBundleModel, "dags-folder") is None:

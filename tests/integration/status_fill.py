@@ -39,16 +39,17 @@ BACKUP, LOG, EXPORT, DBCLEAN = (
 
 def sync_maintenance_dags(session) -> None:
     """Parse ``dags/maintenance`` and write the DAGs to the DB as the dag-processor does."""
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
     from airflow.models.dagbundle import DagBundleModel
 
+    from platform_kit.version_compat import bundle_dag_bag, sync_bag_to_db
+
     folder = REPO / "dags" / "maintenance"
-    bag = DagBag(dag_folder=folder, bundle_path=folder, bundle_name="platform-kit", safe_mode=False)
+    bag = bundle_dag_bag(folder, "platform-kit", safe_mode=False)
     assert not bag.import_errors, bag.import_errors
     if session.get(DagBundleModel, "platform-kit") is None:
         session.add(DagBundleModel(name="platform-kit"))
         session.flush()
-    sync_bag_to_db(bag, "platform-kit", None, session=session)
+    sync_bag_to_db()(bag, "platform-kit", None, session=session)
 
 
 _DAGS: dict[str, Any] = {}

@@ -133,9 +133,14 @@ def test_export_variable_keys_and_the_trigger_paused_check_follow_the_minor():
     assert version_compat.trigger_fails_on_paused_target() is expected
 
 
-def test_test_suite_accessors_find_dagbag_and_the_policy_plugins():
+def test_test_suite_accessors_find_dagbag_and_the_policy_plugins(tmp_path):
     bag_class = version_compat.dag_bag_class()
     assert bag_class.__name__ == "DagBag"
+    (tmp_path / "one.py").write_text(
+        "from airflow.sdk import DAG\nwith DAG('compat_one', schedule=None):\n    pass\n"
+    )
+    bag = version_compat.bundle_dag_bag(tmp_path, "compat-bundle", safe_mode=False)
+    assert isinstance(bag, bag_class) and sorted(bag.dags) == ["compat_one"], bag.import_errors
     assert callable(version_compat.sync_bag_to_db())
     assert callable(version_compat.serialized_dag_class().to_dict)
     errors = version_compat.param_validation_errors()
