@@ -59,8 +59,15 @@ def test_db_cleanup_dry_run_counts_old_rows_and_deletes_nothing(twin):
     assert left == 7
 
 
-def test_backup_is_uploaded_and_verified(twin):
-    _, summary = _run(twin, "platform_kit_metadb_backup", {}, "retention")
+@pytest.fixture(scope="module")
+def backup(twin) -> dict:
+    """One backup run through verify and retention: what its ``dump_and_upload`` and ``retention`` said."""
+    run_id, summary = _run(twin, "platform_kit_metadb_backup", {}, "retention")
+    return {**twin.xcom("platform_kit_metadb_backup", run_id, "dump_and_upload"), "retention": summary}
+
+
+def test_backup_is_uploaded_and_verified(twin, backup):
+    summary = backup["retention"]
     assert summary["backup"].startswith(f"s3://{BUCKET}/metadb/")
     assert summary["verified"]["sha256"] is True
     assert summary["rows"]["dag_run"] >= 1
@@ -70,6 +77,26 @@ def test_backup_is_uploaded_and_verified(twin):
     assert body["sha256"] == summary["sha256"]
     version = twin.get("version")["version"]
     assert version in json.dumps(body)  # the manifest names the Airflow version that made it
+
+
+def test_the_platform_page_and_metrics_read_this_minor_s_metadata_db(twin, backup):
+    """The plugin's app on this minor's api-server: its auth dependencies, models and health reading."""
+    page = twin.api.get(f"{twin.api_url}/platform-kit/", timeout=120)
+    assert page.status_code == 200, page.text[-2000:]
+    assert "platform_kit_metadb_backup" in page.text
+    metrics = twin.api.get(f"{twin.api_url}/platform-kit/metrics", timeout=120)
+    assert metrics.status_code == 200, metrics.text[-2000:]
+    verified = [
+        line
+        for line in metrics.text.splitlines()
+        if line.startswith("platform_kit_backup_last_verified_timestamp_seconds")
+    ]
+    taken = datetime.strptime(backup["set_id"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+    assert verified and float(verified[0].split()[-1]) == taken, verified
+    healthy = [
+        line for line in metrics.text.splitlines() if line.startswith("platform_kit_component_healthy")
+    ]
+    assert any('component="scheduler"' in line and line.endswith(" 1.0") for line in healthy), healthy
 
 
 def test_log_cleanup_dry_run_reports_an_old_log_and_keeps_it(twin):
