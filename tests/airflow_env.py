@@ -60,7 +60,8 @@ def migrated_metadata_db(
     printed = ""
     if fill:
         done = subprocess.run(
-            [sys.executable, *fill], env=env, check=True, capture_output=True, text=True, timeout=timeout
+            [sys.executable, *fill], env=env, capture_output=True, text=True, timeout=timeout
         )
+        assert done.returncode == 0, f"{' '.join(fill)} failed:\n{done.stderr[-4000:]}"
         printed = done.stdout
     return dsn, printed

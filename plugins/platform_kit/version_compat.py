@@ -308,6 +308,15 @@ def orm_models() -> tuple[Any, Any]:
     return Variable, Connection
 
 
+def variables_export_marks_envelopes() -> bool:
+    """Whether ``airflow variables export`` writes a JSON value that has a ``"value"`` key inside a
+    ``{"value": ..., "description": ...}`` envelope (3.3.2, the first 3.3 checked). Before, such a value
+    with no description is written bare and cannot be told from an envelope: the cli-mode export then
+    reads those keys with ``airflow variables get``.
+    """
+    return AIRFLOW_VERSION >= (3, 3, 2)
+
+
 def execution_api_secrets_backend() -> Any:
     """The Task SDK's metadata-DB secrets backend, as a worker reaches it (export ``sdk`` mode)."""
     try:

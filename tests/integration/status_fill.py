@@ -92,7 +92,9 @@ def add_run(
         run_after=when,
         run_type=DagRunType.MANUAL,
         triggered_by=DagRunTriggeredByType.TEST,
-        state=state,
+        # Queued first, as every triggered run is: a DAG with a queued-at deadline (the backup's) reads
+        # the run's queued_at when the run is made, and 3.1 fails on a run that was never queued.
+        state="queued",
         start_date=when,
         session=session,
     )
@@ -124,7 +126,11 @@ def add_run(
             session=session,
         )
     finished_run = state in ("success", "failed")
-    session.execute(update(DagRun).where(DagRun.id == run.id).values(end_date=end if finished_run else None))
+    session.execute(
+        update(DagRun)
+        .where(DagRun.id == run.id)
+        .values(state=state, queued_at=when, end_date=end if finished_run else None)
+    )
     session.flush()
     return run_id
 

@@ -23,7 +23,8 @@ from airflow_env import airflow_cli_env, migrated_metadata_db
 from plain_shell import plain_shell
 
 from platform_kit.dbclean import ArchiveMode, CleanupOptions, clean_metadb, url_from_dsn
-from platform_kit.exceptions import DbCleanupError
+from platform_kit.exceptions import AirflowCompatError, DbCleanupError
+from platform_kit.version_compat import AIRFLOW_V_3_2_PLUS
 
 pytestmark = pytest.mark.integration
 
@@ -180,7 +181,8 @@ def test_dry_run_changes_nothing_and_reports_the_counts_the_real_run_deletes(met
     assert real["archive_tables_created"] == real["archive_tables_in_db"] > 0
 
 
-@pytest.mark.matrix  # the DAG filter: on 3.1 refused in one line, deleting nothing
+@pytest.mark.matrix  # core's DAG filter, new in 3.2
+@pytest.mark.skipif(not AIRFLOW_V_3_2_PLUS, reason="core's cleanup has no DAG filter before Airflow 3.2")
 def test_dag_filter_only_touches_the_selected_dag(metadb):
     options = _options(dag_ids=("fill_dag_0",))
     others = _scalar(metadb, "SELECT count(*) FROM log WHERE dag_id <> 'fill_dag_0'")
@@ -198,6 +200,19 @@ def test_dag_filter_only_touches_the_selected_dag(metadb):
         )
         == 0
     )
+
+
+@pytest.mark.matrix  # where core has no DAG filter, asking for one is refused
+@pytest.mark.skipif(AIRFLOW_V_3_2_PLUS, reason="core's cleanup filters by DAG from Airflow 3.2")
+def test_dag_filter_is_refused_in_one_line_and_deletes_nothing_where_core_has_none(metadb):
+    counts = {table: _scalar(metadb, f"SELECT count(*) FROM {table}") for table in COUNTED_TABLES}
+
+    with pytest.raises(AirflowCompatError) as refused:
+        clean_metadb(_options(dag_ids=("fill_dag_0",)), url=url_from_dsn(metadb), output=lambda _: None)
+
+    message = str(refused.value)
+    assert "\n" not in message and "3.2" in message and "dag_ids" in message, message
+    assert {table: _scalar(metadb, f"SELECT count(*) FROM {table}") for table in COUNTED_TABLES} == counts
 
 
 @pytest.mark.matrix  # core's archive tables of this minor

@@ -39,6 +39,7 @@ from platform_kit.export.format import (
     variable_entry,
 )
 from platform_kit.utils import scrub
+from platform_kit.version_compat import variables_export_marks_envelopes
 
 log = logging.getLogger(__name__)
 
@@ -162,13 +163,37 @@ def collect_via_cli(
         connections = json.loads(connections_path.read_text(encoding="utf-8"))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if not variables_export_marks_envelopes():
+        for key in sorted(
+            k for k, entry in variables.items() if isinstance(entry, dict) and "value" in entry
+        ):
+            variables[key] = _disambiguated(key, variables[key], airflow_bin, env, secrets, timeout)
     return ExportContent(
         variables={key: stored_variable_entry(entry) for key, entry in variables.items()},
         connections=connections,
     )
 
 
-def _run_cli(argv: list[str], env: dict[str, str], secrets: list[str], timeout: float) -> None:
+def _disambiguated(
+    key: str, entry: dict[str, Any], airflow_bin: str, env: dict[str, str], secrets: list[str], timeout: float
+) -> Any:
+    """``entry`` as import must read it, when this Airflow's export may have written a stored value that
+    looks like ``{"value": ..., "description": ...}`` bare: the stored string (``airflow variables get``)
+    tells whether the envelope is Airflow's or the value itself. One CLI start per such key (rare).
+    """
+    # Variable.get consults AIRFLOW_VAR_* before the metadata DB: drop them so the stored value answers.
+    stored_env = {k: v for k, v in env.items() if not k.startswith("AIRFLOW_VAR_")}
+    printed = _run_cli([airflow_bin, "variables", "get", key], stored_env, secrets, timeout)
+    stored = printed[:-1] if printed.endswith("\n") else printed  # `variables get` print()s the value
+    try:
+        whole_value = json.loads(stored) == entry
+    except ValueError:
+        whole_value = False
+    return variable_entry(stored, None) if whole_value else entry
+
+
+def _run_cli(argv: list[str], env: dict[str, str], secrets: list[str], timeout: float) -> str:
+    """Run one ``airflow`` command; its standard output. :raises ExportError: one line, secrets blanked."""
     try:
         proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     except FileNotFoundError:
@@ -181,6 +206,7 @@ def _run_cli(argv: list[str], env: dict[str, str], secrets: list[str], timeout: 
         lines = [line for line in (proc.stderr or proc.stdout or "").splitlines() if line.strip()]
         last = lines[-1] if lines else f"exit code {proc.returncode}"
         raise ExportError(f"`{' '.join(argv[:3])}` failed: {scrub(last, secrets)[:300]}")
+    return proc.stdout
 
 
 def summarise_names(names: list[str]) -> dict[str, Any]:
