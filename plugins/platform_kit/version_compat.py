@@ -308,11 +308,12 @@ def orm_models() -> tuple[Any, Any]:
     return Variable, Connection
 
 
-def variables_export_marks_envelopes() -> bool:
-    """Whether ``airflow variables export`` writes a JSON value that has a ``"value"`` key inside a
-    ``{"value": ..., "description": ...}`` envelope (3.3.2, the first 3.3 checked). Before, such a value
-    with no description is written bare and cannot be told from an envelope: the cli-mode export then
-    reads those keys with ``airflow variables get``.
+def variables_export_round_trips() -> bool:
+    """Whether ``airflow variables export`` writes every value so that import restores it (3.3.2, the
+    first 3.3 checked). Before, it decodes every JSON value and writes two kinds wrong: a value that is a
+    JSON string (``"quoted"``) loses its quotes, which nothing can tell afterwards (cli mode says so in
+    the docs; ``sdk`` mode is exact), and a value with a ``"value"`` key and no description is written bare,
+    like an envelope: the cli-mode export reads those keys again with ``airflow variables get``.
     """
     return AIRFLOW_VERSION >= (3, 3, 2)
 

@@ -116,20 +116,23 @@ def add_run(
             )
         )
     for task_id, value in (xcoms or {}).items():
-        XComModel.set(
-            key="return_value",
-            value=XComModel.serialize_value(value) if serialize else value,
-            dag_id=dag_id,
-            task_id=task_id,
-            run_id=run_id,
-            serialize=False,
-            session=session,
+        # The row itself, stored as given: XComModel.set serialises on 3.1 and takes serialize= from 3.2.
+        session.add(
+            XComModel(
+                dag_run_id=run.id,
+                key="return_value",
+                value=XComModel.serialize_value(value) if serialize else value,
+                run_id=run_id,
+                task_id=task_id,
+                dag_id=dag_id,
+                map_index=-1,
+            )
         )
     finished_run = state in ("success", "failed")
     session.execute(
         update(DagRun)
         .where(DagRun.id == run.id)
-        .values(state=state, queued_at=when, end_date=end if finished_run else None)
+        .values(state=state, queued_at=when, start_date=when, end_date=end if finished_run else None)
     )
     session.flush()
     return run_id

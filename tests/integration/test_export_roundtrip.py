@@ -22,8 +22,16 @@ from platform_kit.exceptions import ExportError
 from platform_kit.export import crypto, restore
 from platform_kit.export.collect import collect_connections, collect_variables, collect_via_cli
 from platform_kit.export.format import ExportContent, build_bundle
+from platform_kit.version_compat import variables_export_round_trips
 
 pytestmark = pytest.mark.integration
+
+
+def _is_json_string(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), str)
+    except ValueError:
+        return False
 
 
 @pytest.fixture
@@ -160,6 +168,10 @@ def test_cli_mode_reads_the_metadata_db_through_the_url_override(tmp_path, fresh
         got = restored.variables[key]
         assert (got["description"] or None) == (want["description"] or None), key
         if got["value"] != want["value"]:
+            if not variables_export_round_trips() and _is_json_string(want["value"]):
+                # Before 3.3.2 the CLI's export writes a JSON string value unquoted (docs/export.md).
+                assert got["value"] == json.loads(want["value"]), key
+                continue
             assert json.loads(got["value"]) == json.loads(want["value"]), key
             reindented += 1
     assert reindented > 0

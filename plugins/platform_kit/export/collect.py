@@ -39,7 +39,7 @@ from platform_kit.export.format import (
     variable_entry,
 )
 from platform_kit.utils import scrub
-from platform_kit.version_compat import variables_export_marks_envelopes
+from platform_kit.version_compat import variables_export_round_trips
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def collect_via_cli(
         connections = json.loads(connections_path.read_text(encoding="utf-8"))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    if not variables_export_marks_envelopes():
+    if not variables_export_round_trips():
         for key in sorted(
             k for k, entry in variables.items() if isinstance(entry, dict) and "value" in entry
         ):
