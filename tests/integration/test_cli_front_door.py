@@ -99,7 +99,6 @@ def _count(dsn: str) -> int:
         return conn.execute("SELECT count(*) FROM orders").fetchone()[0]
 
 
-@pytest.mark.matrix  # the CLI with this minor's Airflow from a plain shell
 def test_pgpassword_reaches_pg_dump_and_pg_restore(shell, source_db, moto_server, bucket):
     """The README's example: the password in PGPASSWORD, none in the DSN, for create and restore."""
     env = {"AIRFLOW_CONN_AWS_DEFAULT": aws_conn_json(moto_server.url), "PGPASSWORD": source_db.password}

@@ -74,7 +74,7 @@ def _sealed_export(tmp_path, content: Content) -> tuple:
     return artifact, key_file
 
 
-@pytest.mark.matrix  # this minor's `airflow variables/connections import`
+@pytest.mark.matrix  # this minor's `airflow variables/connections import` of a decrypted export
 def test_every_field_survives_the_airflow_import_cli(tmp_path, fresh_db, capsys):
     content = make_content(60, 21)
     artifact, key_file = _sealed_export(tmp_path, content)

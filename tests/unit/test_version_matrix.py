@@ -16,6 +16,8 @@ INTEGRATION = Path(__file__).resolve().parents[1] / "integration"
 #: Integration modules with no ``matrix`` test, and why no older minor needs them.
 NOT_VERSION_DEPENDENT = {
     "test_dead_mans_switch.py": "reads the bucket's manifests and posts; it imports nothing of Airflow",
+    "test_cli_front_door.py": "libpq's password sources reaching pg_dump; the CLI's Airflow lookup from "
+    "a plain shell runs on every minor in test_dbclean.py and test_alerts_delivery.py",
     "test_packaging.py": "builds the wheel and installs it next to 3.1.8 itself; runs once, from the lock",
 }
 
