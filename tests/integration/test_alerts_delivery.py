@@ -32,7 +32,7 @@ import requests
 from platform_kit.alerts import connections, on_failure_callback, send_summary
 from platform_kit.alerts.delivery import DeliveryOptions, post_json
 from platform_kit.alerts.notifier import NO_EXCEPTION_NOTE
-from platform_kit.version_compat import AIRFLOW_V_3_2_PLUS
+from platform_kit.version_compat import AIRFLOW_V_3_3_PLUS
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("fresh_alert_memory")]
 
@@ -225,11 +225,11 @@ CALLBACK_DAG = """
 def _captured(error: str) -> str:
     """The error line of a task alert under ``dag.test()``.
 
-    3.1's ``dag.test()`` leaves the exception out of the task callbacks' context (its forked task runner,
-    what production uses, puts it in: the smoke test's failure alert on the 3.1 twin), and the alert then
-    says no exception was captured rather than guess.
+    Before 3.3, ``dag.test()`` leaves the exception out of the task callbacks' context (the forked task
+    runner, what production uses, puts it in: the smoke test's failure alert on the 3.1 and 3.2 twins), and
+    the alert then says no exception was captured rather than guess.
     """
-    return error if AIRFLOW_V_3_2_PLUS else NO_EXCEPTION_NOTE
+    return error if AIRFLOW_V_3_3_PLUS else NO_EXCEPTION_NOTE
 
 
 @pytest.mark.matrix  # the task callbacks' context from this minor's dag.test()
