@@ -183,6 +183,7 @@ def test_deletes_go_in_batches_while_the_listing_streams_page_by_page(s3_bucket_
     assert calls == ["list", "list", "delete", "list", "list", "delete", "list", "list", "delete", "delete"]
 
 
+@pytest.mark.matrix  # the google provider's client of this minor's floor
 def test_gcs_deletes_in_batch_requests_of_at_most_100_calls(aging_gcs):
     bucket = LogBucket(aging_gcs, "gs", f"logs-{uuid.uuid4().hex[:10]}", time.time())
     for i in range(130):
@@ -304,6 +305,7 @@ def _configure_remote_logging(bucket: LogBucket, monkeypatch) -> None:
     monkeypatch.setenv("AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID", "logs_s3")
 
 
+@pytest.mark.matrix  # this minor's [logging] remote settings, read by the task
 def test_the_dag_task_cleans_the_configured_remote_folder(s3_bucket_aged, monkeypatch):
     bucket = s3_bucket_aged
     bucket.now = time.time()
@@ -332,6 +334,7 @@ class ScheduledRun:
     triggering_user_name: str | None = None
 
 
+@pytest.mark.matrix  # the confirmation gate through this minor's Variable lookup
 def test_a_scheduled_run_deletes_nothing_remote_until_the_dag_is_confirmed(s3_bucket_aged, monkeypatch):
     """As the local task: an automatic run is a dry run until a person confirmed the DAG (no Variable stub:
     outside a task, Airflow's Variable.get reads AIRFLOW_VAR_* as a worker would)."""

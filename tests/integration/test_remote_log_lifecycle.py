@@ -31,6 +31,7 @@ OTHER_S3_RULES = [
 ]
 
 
+@pytest.mark.matrix  # the amazon provider's S3 hook of this minor's floor
 def test_s3_apply_keeps_other_rules_and_replaces_its_own(s3_bucket, moto_server, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", aws_conn_json(moto_server.url))
     store, _ = open_store(f"s3://{s3_bucket}/logs")
