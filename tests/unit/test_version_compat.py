@@ -207,3 +207,16 @@ def test_api_server_internals_of_the_platform_page_have_the_shape_it_uses():
     assert {"dag", "dag_run", "task_instance", "xcom"} <= set(vars(models))
     health = version_compat.airflow_health()  # this test's metadata DB may be unusable: still a body
     assert {"metadatabase", "scheduler", "triggerer", "dag_processor"} <= set(health)
+
+
+def test_the_cli_export_flag_matches_this_airflow_s_variables_export():
+    """``variables_export_round_trips`` must say what this minor's ``airflow variables export`` does: from
+    3.3.2 it keeps a JSON-string value as stored and wraps a value with a ``"value"`` key in an envelope."""
+    import inspect
+
+    from airflow.cli.commands import variable_command
+
+    source = inspect.getsource(variable_command.variables_export)
+    keeps_strings = "isinstance(val, str)" in source
+    wraps_envelope_like = '"value" in val' in source
+    assert version_compat.variables_export_round_trips() is (keeps_strings and wraps_envelope_like)
