@@ -154,7 +154,7 @@ def test_cli_mode_reads_the_metadata_db_through_the_url_override(tmp_path, fresh
 
     write_import_files(parse_bundle(build_bundle(exported, created_at="t", source={"mode": "cli"})), out)
     target = fresh_db()
-    result = restore.import_with_cli(out, "overwrite", airflow_bin=AIRFLOW_BIN, env=target.env)
+    result = restore.import_with_cli(out, "overwrite", env=target.env)
     assert result["variables"] == len(content.variables)
     restored = target.dump()
 
