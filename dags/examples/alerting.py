@@ -44,7 +44,9 @@ with DAG(
     default_args={
         "owner": "platform",
         "retries": 1,
-        "retry_delay": timedelta(seconds=5),
+        # 30 s, not less: with remote logging and [logging] delete_local_logs, the finished try's log upload
+        # removes the task's local log folder, and a retry already writing there would lose its log.
+        "retry_delay": timedelta(seconds=30),
         "on_failure_callback": on_failure_callback,
         "on_retry_callback": on_retry_callback,
         "on_success_callback": on_success_callback,

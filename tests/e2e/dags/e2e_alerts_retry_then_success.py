@@ -22,7 +22,10 @@ with DAG(
     default_args={
         "owner": "platform",
         "retries": 1,
-        "retry_delay": timedelta(seconds=1),
+        # Not shorter: with remote logging and [logging] delete_local_logs (as in the twin), the finished
+        # try's supervisor uploads its log and then removes the task's whole log folder, taking a retry's
+        # log that has already started there with it (Airflow's S3RemoteLogIO.upload).
+        "retry_delay": timedelta(seconds=15),
         "on_failure_callback": on_failure_callback,
         "on_retry_callback": on_retry_callback,
         "on_success_callback": on_success_callback,
