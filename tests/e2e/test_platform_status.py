@@ -14,13 +14,13 @@ Screenshots go to ``artifacts/browser/``.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
 from waiting import wait_for
 
+from platform_kit.storage.manifest import parse_set_id
 from twin.browser import SHOTS
 
 pytestmark = pytest.mark.e2e
@@ -135,7 +135,7 @@ def _query(twin, promql: str) -> list[dict]:
 
 def test_prometheus_scrapes_the_backup_metrics_and_evaluates_the_dashboard(twin, backup):
     dump = backup["dump"]
-    taken = datetime.strptime(dump["set_id"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+    taken = parse_set_id(dump["set_id"]).timestamp()  # "<timestamp>-<token>": one per run
 
     def scraped() -> bool:
         result = _query(twin, "platform_kit_backup_last_verified_timestamp_seconds")

@@ -21,6 +21,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from platform_kit.storage.manifest import parse_set_id
+
 pytestmark = [pytest.mark.e2e, pytest.mark.smoke]
 
 BUCKET = "platform-kit-backups"
@@ -91,7 +93,7 @@ def test_the_platform_page_and_metrics_read_this_minor_s_metadata_db(twin, backu
         for line in metrics.text.splitlines()
         if line.startswith("platform_kit_backup_last_verified_timestamp_seconds")
     ]
-    taken = datetime.strptime(backup["set_id"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+    taken = parse_set_id(backup["set_id"]).timestamp()  # "<timestamp>-<token>": one per run
     assert verified and float(verified[0].split()[-1]) == taken, verified
     healthy = [
         line for line in metrics.text.splitlines() if line.startswith("platform_kit_component_healthy")
