@@ -253,12 +253,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     text = "\n".join(lines)
-    print(text)
     receiver.stop()
-    if not args.no_docs:
-        from benchdocs import write_section
+    from benchdocs import publish
 
-        write_section(SECTION, text)
+    publish(SECTION, text, write_docs=not args.no_docs)
     return 0
 
 

@@ -310,11 +310,10 @@ def main() -> None:
         "imports, on a busier host, measured 80.6 s vs 30.2 s, 0.38x).\n\n"
         f"{table}\n"
     )
-    print("\n" + section)
-    if not args.no_write:
-        from benchdocs import write_section
+    from benchdocs import publish
 
-        write_section(SECTION, section)
+    print()
+    publish(SECTION, section, write_docs=not args.no_write)
 
 
 if __name__ == "__main__":

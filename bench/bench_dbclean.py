@@ -179,7 +179,7 @@ def render(result: dict, command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchdocs import command_line, write_section
+    from benchdocs import command_line, publish
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dags", type=int, default=10)
@@ -190,9 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args.dags, args.runs, 360, args.batch_size, args.rounds)
     text = render(result, command_line("bench_dbclean.py", argv))
-    print(text)
-    if not args.no_docs:
-        write_section(SECTION, text)
+    publish(SECTION, text, write_docs=not args.no_docs)
     return 0
 
 

@@ -203,11 +203,10 @@ def main() -> None:
             "",
         ]
     )
-    print("\n" + text)
-    if not args.no_write:
-        from benchdocs import write_section
+    from benchdocs import publish
 
-        write_section(SECTION, text)
+    print()
+    publish(SECTION, text, write_docs=not args.no_write)
 
 
 if __name__ == "__main__":

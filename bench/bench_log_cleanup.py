@@ -341,12 +341,10 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
         result["where"] = _filesystem(where or tempfile.gettempdir())
         results.append(result)
-    from benchdocs import command_line, write_section
+    from benchdocs import command_line, publish
 
     text = render(results, command_line("bench_log_cleanup.py", argv))
-    print(text)
-    if not args.no_docs:
-        write_section(SECTION, text)
+    publish(SECTION, text, write_docs=not args.no_docs)
     return 0
 
 

@@ -313,12 +313,10 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(compare(moto, objects, args.rounds, Path(home)))
     finally:
         moto.stop()
-    from benchdocs import command_line, write_section
+    from benchdocs import command_line, publish
 
     text = render(results, command_line("bench_remote_log_cleanup.py", argv))
-    print(text)
-    if not args.no_docs:
-        write_section(SECTION, text)
+    publish(SECTION, text, write_docs=not args.no_docs)
     return 0
 
 

@@ -214,7 +214,7 @@ def render(result: dict, command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchdocs import command_line, write_section
+    from benchdocs import command_line, publish
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dags", type=int, default=1000)
@@ -225,9 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args.dags, args.task_instances, args.days, args.requests)
     text = render(result, command_line("bench_status.py", argv))
-    print(text)
-    if not args.no_docs:
-        write_section(SECTION, text)
+    publish(SECTION, text, write_docs=not args.no_docs)
     return 0
 
 

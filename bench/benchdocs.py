@@ -27,6 +27,18 @@ def write_section(section: str, text: str, docs: Path = DOCS) -> None:
     docs.write_text("".join(lines[:start]) + text + ("\n" if end < len(lines) else "") + "".join(lines[end:]))
 
 
+def publish(section: str, text: str, write_docs: bool = True) -> None:
+    """Print a run's section and, unless told not to, write it to ``docs/benchmarks.md``.
+
+    :param section: the heading line, e.g. ``"## Alerting"``.
+    :param text: the whole section, heading included.
+    :param write_docs: ``False`` for a trial run (the commands' ``--no-docs``/``--no-write``).
+    """
+    print(text)
+    if write_docs:
+        write_section(section, text)
+
+
 def command_line(script: str, argv: Sequence[str] | None = None) -> str:
     """The one command that reproduces a run, as each section records it.
 
