@@ -77,13 +77,15 @@ def _trigger_logs(twin, dag_id: str, run_id: str, task_id: str) -> str:
     With remote logging on (as in the twin) the api-server serves the task's uploaded log, which may not
     hold the triggerer's lines yet: they are in the triggerer's own file, on its disk or in the bucket.
     """
+    from twin.remote_logs import log_folder
+
     folder = f"dag_id={dag_id}/run_id={run_id}/task_id={task_id}"
     texts = [path.read_text() for path in (twin.log_folder / folder).glob("attempt=*.log.trigger.*.log")]
+    bucket, prefix = log_folder()
     s3 = twin.s3_client()
-    listing = s3.list_objects_v2(Bucket="platform-kit-logs", Prefix=f"logs/{folder}/")
-    for item in listing.get("Contents", []):
+    for item in s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/{folder}/").get("Contents", []):
         if ".log.trigger." in item["Key"]:
-            texts.append(s3.get_object(Bucket="platform-kit-logs", Key=item["Key"])["Body"].read().decode())
+            texts.append(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode())
     return "\n".join(texts)
 
 
