@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -120,6 +121,11 @@ def current_env() -> AirflowEnv:
         if (env.project / ".venv").resolve() == prefix:
             return env
     return lock_env()
+
+
+#: pytest's exit code when interrupted (Ctrl-C reaching pytest alone, e.g. ``kill -INT``), and a child
+#: killed by SIGINT or SIGTERM: the person wants the whole run to stop, not the next minor to start.
+STOPPED_BY_USER = {2, -signal.SIGINT, -signal.SIGTERM}
 
 
 # --- The test plan -----------------------------------------------------------------------------------------
@@ -263,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for part in parts:
             run_part(part)
+            if part.returncode in STOPPED_BY_USER:
+                print(f"scripts/test: {part.title} was interrupted; not running the rest", flush=True)
+                break
     finally:
         print(summary(parts, time.monotonic() - started), flush=True)
     codes = [p.returncode for p in parts]

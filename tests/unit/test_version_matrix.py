@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import twin.matrix
 from twin.matrix import lock_env, matrix_envs, parser, plan
 
 pytestmark = pytest.mark.unit
@@ -46,6 +47,24 @@ def test_pytest_arguments_run_on_the_lock_only_unless_a_minor_is_named():
     oldest = matrix_envs()[0]
     parts = _plan("--airflow", oldest.airflow, "-k", "dbclean")
     assert [(part.env, part.args) for part in parts] == [(oldest, ["-k", "dbclean"])]
+
+
+@pytest.mark.parametrize(("first_code", "parts_run"), [(1, "all"), (2, 1), (-2, 1)])
+def test_a_failing_part_lets_the_rest_run_but_an_interrupted_one_stops_the_run(
+    monkeypatch, capsys, first_code, parts_run
+):
+    """A failure on the lock still shows how the older minors fare; Ctrl-C (pytest's exit code 2, or a
+    pytest killed by SIGINT) means stop, not "start the next minor"."""
+    ran = []
+
+    def fake_run_part(part):
+        part.returncode = first_code if not ran else 0
+        ran.append(part)
+
+    monkeypatch.setattr(twin.matrix, "run_part", fake_run_part)
+    assert twin.matrix.main([]) == 1
+    assert len(ran) == (len(_plan()) if parts_run == "all" else parts_run)
+    assert ("interrupted; not running the rest" in capsys.readouterr().out) == (parts_run != "all")
 
 
 @pytest.mark.parametrize(
