@@ -200,7 +200,7 @@ class AirflowDB:
         return dump_rows(self.env)
 
     def load(self, content: Content) -> None:
-        """Write ``content`` straight into the DB with the ORM (a source for CLI-mode tests)."""
+        """Write ``content`` straight into the DB with the ORM (a source for the db-mode tests)."""
         self._python(
             _LOAD, stdin=json.dumps({"variables": content.variables, "connections": content.connections})
         )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
-from platform_kit.defaults import API_CONN_ID, EXPORT_KEY_CONN_ID
+from platform_kit.defaults import API_CONN_ID, EXPORT_KEY_CONN_ID, EXPORT_MODE, EXPORT_MODES
 from platform_kit.maintenance import (
     destination_param,
     maintenance_dag,
     maintenance_task,
     metadb_param,
     retention_params,
+    slack_param,
     storage_params,
 )
 from platform_kit.settings import EXPORT_URL_VARIABLE
@@ -32,19 +33,24 @@ sha256, key fingerprint) and pruned with the same retention as the metadata-DB b
 - `destination`: `s3://bucket/prefix` or `gs://bucket/prefix`; empty = the Variable `platform_kit_export_url`.
 - `encrypt`: keep `true`. `false` writes a PLAINTEXT export; the summary and title say so.
 - `key_conn_id`: Connection whose password is the key (`platform-kit export generate-key`).
-- `mode`: `sdk` (default; Task SDK + REST API, works under Airflow 3's task DB isolation) or `cli`
-  (runs `airflow variables/connections export` against `metadb_conn_id`: faster, but bypasses the
-  isolation and needs DB network access, the DB driver and the Fernet key on the worker).
+- `mode`: `db` (default) reads the rows through `metadb_conn_id` and decrypts them with Airflow's Fernet
+  key in a child process: seconds for 10,000 variables, the stored rows exactly. It needs the worker to
+  reach the metadata DB and to have `[core] fernet_key` (as the scheduler does); if either is missing
+  the run fails in one line naming the fix. `sdk` uses only the Task SDK and the REST API, for workers
+  without DB access: ~30 minutes at 10,000 variables and 1,000 connections, loading the
+  api-server (see `docs/benchmarks.md`).
+- `metadb_conn_id`: postgres Connection to the metadata DB (`db` mode; the backup's).
 - `api_conn_id`: http Connection, host = API base URL, login/password = service account (`sdk` mode).
-- `metadb_conn_id`: postgres Connection to the metadata DB (`cli` mode).
 - `aws_conn_id` / `google_conn_id`: Connections for `s3://` / `gs://` destinations (as for backups).
 - `keep_daily` / `keep_weekly` / `keep_monthly`: retention, as for backups; the newest export is always kept.
 - `dry_run`: collect and encrypt, report sizes and what retention would delete; upload and delete nothing.
+- `slack_conn_id`: post the run summary to this Slack webhook connection (empty = log/XCom only).
 
 **Watch for**: entries defined only as env vars (`AIRFLOW_VAR_*`, `AIRFLOW_CONN_*`) or in a secrets
-backend are not exported (they are not in the DB); a stored entry that an env var shadows is exported
-with the override's value (Airflow resolves env first, server side too) and listed in the summary.
-An entry that exists but cannot be read fails the run. Keep the key somewhere that survives the
+backend are not exported (they are not in the DB). In `sdk` mode a stored entry that an env var shadows
+is exported with the override's value (Airflow resolves env first, server side too) and listed in the
+summary; `db` mode exports the stored row. An entry that exists but cannot be read (or decrypted) fails
+the run, naming it; nothing is uploaded. Keep the key somewhere that survives the
 deployment: an export you cannot decrypt is worthless. No value ever appears in the log or XCom,
 only counts and hashes.
 """
@@ -66,10 +72,11 @@ with maintenance_dag(
             description="Connection whose password holds the base64 32-byte export key (not the Fernet key).",
         ),
         "mode": Param(
-            "sdk",
+            EXPORT_MODE,
             type="string",
-            enum=["sdk", "cli"],
-            description="sdk: Task SDK + REST API (default). cli: airflow CLI on metadb_conn_id (opt-in).",
+            enum=list(EXPORT_MODES),
+            description="db: metadata DB via metadb_conn_id + Fernet key (fast, default). sdk: Task SDK + "
+            "REST API only, for workers without DB access (slow at thousands).",
         ),
         "api_conn_id": Param(
             API_CONN_ID,
@@ -77,12 +84,13 @@ with maintenance_dag(
             minLength=1,
             description="http Connection of the REST API service account (host = base URL), sdk mode.",
         ),
-        **metadb_param(),  # cli mode only
+        **metadb_param(),  # db mode
         **storage_params(),
         **retention_params("export"),
         "dry_run": Param(
             False, type="boolean", description="Collect and encrypt only: upload nothing, delete nothing."
         ),
+        **slack_param(),
     },
 ) as dag:
 

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 from collections.abc import Sequence
+from typing import Any, TextIO
 
 from platform_kit import __version__
 from platform_kit.exceptions import PlatformKitError, RunInterrupted
@@ -34,6 +36,59 @@ COMMAND_MODULES: list[str] = [
     "platform_kit.alerts.cli",
     "platform_kit.health.cli",
 ]
+
+
+def print_result(out: TextIO, title: str, data: Any, *, as_json: bool) -> None:
+    """Print a command's result: JSON, or the title and one ``key: value`` line per entry (as run
+    summaries are logged)."""
+    if as_json:
+        json.dump(data, out, indent=2, default=str)
+        out.write("\n")
+    else:
+        from platform_kit.summary import format_summary
+
+        print(format_summary(title, data), file=out)
+
+
+def add_metadb_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--conn-id`` / ``--dsn``: where a command finds the metadata DB.
+
+    Resolved by :func:`metadb_url_from_args`; ``PLATFORM_KIT_METADB_DSN`` works like ``--dsn`` without
+    showing in ``ps``.
+    """
+    from platform_kit.dburl import DSN_ENV
+    from platform_kit.defaults import METADB_CONN_ID
+
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--conn-id",
+        default=METADB_CONN_ID,
+        help=f"Airflow connection (conn type postgres) of the metadata DB (default {METADB_CONN_ID})",
+    )
+    source.add_argument(
+        "--dsn",
+        help=f"PostgreSQL URL of the metadata DB; visible in `ps`, prefer the {DSN_ENV} environment variable",
+    )
+
+
+def metadb_url_from_args(args: argparse.Namespace) -> str:
+    """The SQLAlchemy URL of the metadata DB named by :func:`add_metadb_arguments`' options."""
+    from platform_kit.dburl import DSN_ENV, dsn_from_environment, metadb_url
+
+    return metadb_url(
+        args.conn_id,
+        dsn=args.dsn or dsn_from_environment(),
+        purpose=f"metadata DB; or set {DSN_ENV} to its URL",
+    )
+
+
+def metadb_source_from_args(args: argparse.Namespace) -> str:
+    """Where :func:`metadb_url_from_args` took the URL from, for error messages (never the URL)."""
+    from platform_kit.dburl import DSN_ENV, dsn_from_environment
+
+    if args.dsn:
+        return "--dsn"
+    return DSN_ENV if dsn_from_environment() else f"connection {args.conn_id!r}"
 
 
 def build_parser() -> argparse.ArgumentParser:

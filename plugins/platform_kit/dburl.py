@@ -1,17 +1,22 @@
 """SQLAlchemy URLs for the metadata DB, built from the dedicated Airflow Connection (``airflow_metadb``).
 
 Inside a task Airflow's own ``[database] sql_alchemy_conn`` is a sentinel, so every DAG that needs the
-metadata DB (export in cli mode, DB cleanup) builds its URL here from that Connection, the same way.
+metadata DB (backup, DB cleanup, export in db mode) builds its URL here from that Connection, the same way.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from platform_kit.connections import POSTGRES_CONN_TYPES
 from platform_kit.exceptions import ConfigurationError
+
+#: Environment variable a shell can hold the metadata DB's URL in, instead of a Connection. Safer than a
+#: ``--dsn`` option, which every user sees in ``ps``.
+DSN_ENV = "PLATFORM_KIT_METADB_DSN"
 
 # libpq options worth carrying from a connection's extra into the SQLAlchemy URL.
 _LIBPQ_EXTRAS = (
@@ -86,3 +91,24 @@ def secrets_of(url: str) -> list[str]:
     encoded = urlsplit(url).netloc.rpartition("@")[0].partition(":")[2]
     found = {url, encoded, unquote(encoded)} - {""}
     return sorted(found, key=len, reverse=True)
+
+
+def metadb_url(conn_id: str, *, dsn: str | None = None, purpose: str = "metadata DB", hint: str = "") -> str:
+    """The metadata DB's URL: from ``dsn`` when given, else from Connection ``conn_id`` (conn type postgres).
+
+    :param conn_id: the dedicated Connection, e.g. ``airflow_metadb``; looked up with
+        :func:`platform_kit.connections.get_connection`.
+    :param dsn: a ``postgresql://`` URL that takes precedence (the CLI's ``--dsn`` or :data:`DSN_ENV`).
+    :param purpose: what the DB is needed for, named when the Connection is missing.
+    :param hint: what to do when the Connection is missing, instead of the generic advice.
+    """
+    if dsn:
+        return url_from_dsn(dsn)
+    from platform_kit.connections import get_connection
+
+    return url_from_connection(get_connection(conn_id, POSTGRES_CONN_TYPES, purpose=purpose, hint=hint))
+
+
+def dsn_from_environment() -> str | None:
+    """The URL in :data:`DSN_ENV`, if this shell set one."""
+    return os.environ.get(DSN_ENV) or None

@@ -39,6 +39,12 @@ STORAGE_ATTEMPTS = 3
 #: in well under a second; Airflow kills a task 5 s after SIGTERM whatever this says.
 STORAGE_ABORT_WAIT_SECONDS = 10
 
+# --- Variable and connection export --------------------------------------------------------------------
+#: ``db``: the metadata DB through ``airflow_metadb`` and the Fernet key (seconds at 10,000 entries);
+#: ``sdk``: Task SDK + REST API only (no DB access, ~100x slower). docs/export.md says why.
+EXPORT_MODE = "db"
+EXPORT_MODES = ("db", "sdk")
+
 # --- Metadata DB backup ---------------------------------------------------------------------------------
 #: Tables whose rows are not dumped (their definitions are): core's archive and moved-rows tables.
 BACKUP_EXCLUDE_TABLE_DATA = ("_airflow_deleted__*", "_airflow_moved__*")

@@ -308,14 +308,8 @@ def orm_models() -> tuple[Any, Any]:
     return Variable, Connection
 
 
-def variables_export_round_trips() -> bool:
-    """Whether ``airflow variables export`` writes every value so that import restores it (3.3.2, the
-    first 3.3 checked). Before, it decodes every JSON value and writes two kinds wrong: a value that is a
-    JSON string (``"quoted"``) loses its quotes, which nothing can tell afterwards (cli mode says so in
-    the docs; ``sdk`` mode is exact), and a value with a ``"value"`` key and no description is written bare,
-    like an envelope: the cli-mode export reads those keys again with ``airflow variables get``.
-    """
-    return AIRFLOW_VERSION >= (3, 3, 2)
+SDK_EXPORT = "export in sdk mode"
+DB_EXPORT = "export in db mode"
 
 
 def execution_api_secrets_backend() -> Any:
@@ -323,10 +317,65 @@ def execution_api_secrets_backend() -> Any:
     try:
         from airflow.sdk.execution_time.secrets.execution_api import ExecutionAPISecretsBackend
     except ImportError as exc:
-        raise moved(
-            "export in sdk mode", f"ExecutionAPISecretsBackend moved ({exc})", "use mode=cli"
-        ) from None
+        raise moved(SDK_EXPORT, f"ExecutionAPISecretsBackend moved ({exc})", "use mode=db") from None
     return ExecutionAPISecretsBackend()
+
+
+def airflow_fernet() -> Any:
+    """Airflow's own Fernet helper for ``[core] fernet_key`` (``airflow.models.crypto.get_fernet``).
+
+    A MultiFernet over every comma-separated key (``is_encrypted`` true), or Airflow's null Fernet when the
+    key is empty (``is_encrypted`` false: Airflow then stores values unencrypted). A malformed key raises
+    Airflow's own error, whose message never contains the key. Only the export's ``db``-mode child calls it.
+    """
+    try:
+        from airflow.models.crypto import get_fernet
+    except ImportError as exc:
+        raise moved(
+            DB_EXPORT, f"cannot import airflow.models.crypto.get_fernet ({exc})", "use mode=sdk"
+        ) from None
+    fernet = get_fernet()
+    if not (callable(getattr(fernet, "decrypt", None)) and hasattr(fernet, "is_encrypted")):
+        raise moved(
+            DB_EXPORT, "get_fernet() no longer returns an object with decrypt/is_encrypted", "use mode=sdk"
+        )
+    return fernet
+
+
+#: Columns the export reads, per table, under the names Airflow's models give them.
+VARIABLE_COLUMNS = ("id", "key", "val", "description", "is_encrypted")
+CONNECTION_COLUMNS = (
+    "id",
+    "conn_id",
+    "conn_type",
+    "description",
+    "host",
+    "schema",
+    "login",
+    "password",
+    "port",
+    "extra",
+    "is_encrypted",
+    "is_extra_encrypted",
+)
+
+
+def variable_and_connection_tables() -> tuple[Any, Any]:
+    """The SQLAlchemy ``Table`` objects of ``variable`` and ``connection`` as this Airflow defines them.
+
+    Selecting from the tables builds no model objects: loading a ``Variable``/``Connection`` model
+    registers its value with the secrets masker, one regex recompile per secret (quadratic). Checked for
+    the columns the export reads.
+    """
+    from airflow.models.connection import Connection
+    from airflow.models.variable import Variable
+
+    tables = (Variable.__table__, Connection.__table__)
+    for table, columns in zip(tables, (VARIABLE_COLUMNS, CONNECTION_COLUMNS), strict=True):
+        missing = [name for name in columns if name not in table.c]
+        if missing:
+            raise moved(DB_EXPORT, f"table {table.name!r} lacks {', '.join(missing)}", "use mode=sdk")
+    return tables
 
 
 def variable_keys() -> list[str] | None:

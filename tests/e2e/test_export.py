@@ -1,9 +1,11 @@
-"""The export DAG in the twin: 200 variables and 50 connections out, encrypted, into a fresh Airflow DB,
-every field equal, no secret in any task log; bad input fails in one line and uploads nothing."""
+"""The export DAG in the twin, in every mode: 200 variables and 50 connections out, encrypted, into a fresh
+Airflow DB, every field equal, no secret in any task log; bad input fails in one line and uploads nothing.
+``platform-kit export create`` from a plain shell uploads the same artifact."""
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -17,9 +19,12 @@ from export_airflow import (
     dump_rows,
     make_content,
 )
+from plain_shell import one_error_line, plain_shell
 
 from platform_kit.cli import main
-from platform_kit.export import restore
+from platform_kit.export import crypto, restore
+from platform_kit.export.format import parse_bundle
+from platform_kit.export.publish import download
 from twin.client import REQUEST_TIMEOUT
 from twin.remote_logs import wait_for_remote_logs
 
@@ -28,6 +33,9 @@ pytestmark = pytest.mark.e2e
 DAG_ID = "platform_kit_export"
 BUCKET = "platform-kit-backups"
 SHADOWED_KEY = "platform_kit_backup_url"  # also AIRFLOW_VAR_PLATFORM_KIT_BACKUP_URL in the twin's env
+SHADOWED_DB_VALUE = "s3://db-value-not-env/pkS3cretShadow"
+MODES = ("db", "sdk")
+TEMPLATE_DB = "pk_e2e_export_template"
 
 
 def _bulk(twin, collection: str, entities: list[dict], action: str = "create") -> None:
@@ -47,10 +55,7 @@ def _bulk(twin, collection: str, entities: list[dict], action: str = "create") -
 def seeded(twin):
     """200 variables and 50 connections created through the REST bulk endpoints (removed afterwards)."""
     content = make_content(191, 50)  # + 8 fixed scalars + the shadowed key = 200
-    content.variables[SHADOWED_KEY] = {
-        "value": "s3://db-value-not-env/pkS3cretShadow",
-        "description": "db copy",
-    }
+    content.variables[SHADOWED_KEY] = {"value": SHADOWED_DB_VALUE, "description": "db copy"}
     assert len(content.variables) == 200
     _bulk(twin, "variables", [{"key": k, **v} for k, v in content.variables.items()])
     _bulk(twin, "connections", [{"connection_id": k, **c} for k, c in content.connections.items()])
@@ -84,50 +89,80 @@ def _all_logs(twin, run_id: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def exported(twin, seeded: Content, tmp_path_factory):
-    """One export run of the seeded twin, downloaded and decrypted with the CLI: (run_id, summary, dir)."""
-    prefix = f"e2e-export-{uuid.uuid4().hex[:8]}"
-    run_id, run = _run(twin, {"destination": f"s3://{BUCKET}/{prefix}"})
+def fresh_airflow_db(twin):
+    """Fresh, migrated Airflow metadata DBs in the twin's cluster (one migration, then template copies)."""
+    AirflowDB(create_database(twin.metadb_dsn, TEMPLATE_DB)).migrate()
+    made: list[str] = []
+
+    def make() -> AirflowDB:
+        name = f"pk_export_restore_{uuid.uuid4().hex[:6]}"
+        made.append(name)
+        return AirflowDB(create_database(twin.metadb_dsn, name, template=TEMPLATE_DB))
+
+    yield make
+    for name in [*made, TEMPLATE_DB]:
+        drop_database(twin.metadb_dsn, name)
+
+
+def _decrypt_with_the_cli(twin, url: str, out: Path) -> None:
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("AIRFLOW_CONN_AWS_DEFAULT", "AIRFLOW_CONN_PLATFORM_KIT_EXPORT_KEY"):
+            env.setenv(name, twin.airflow_env[name])
+        argv = ["export", "decrypt", url, "--key-conn", "platform_kit_export_key"]
+        assert main([*argv, "--out", str(out)]) == 0
+
+
+@pytest.fixture(scope="module", params=MODES)
+def exported(request, twin, seeded: Content, tmp_path_factory):
+    """One export run of the seeded twin per mode, decrypted with the CLI: (mode, run_id, summary, dir,
+    Slack messages posted during the run). db mode is also asked to post its summary to Slack."""
+    mode = request.param
+    prefix = f"e2e-export-{mode}-{uuid.uuid4().hex[:8]}"
+    conf = {"destination": f"s3://{BUCKET}/{prefix}", "mode": mode}
+    if mode == "db":
+        conf["slack_conn_id"] = "slack_default"
+    twin.clear_receiver()
+    run_id, run = _run(twin, conf)
     assert run["state"] == "success", _all_logs(twin, run_id)[-3000:]
+    posted = twin.receiver_messages()
     summary = twin.xcom(DAG_ID, run_id, "export")
     keys = sorted(_objects(twin, prefix))
     assert len(keys) == 2 and keys[0].endswith("/manifest.json") and keys[1].endswith(".pkexp"), keys
 
-    out = tmp_path_factory.mktemp("export") / "restore"
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("AIRFLOW_CONN_AWS_DEFAULT", "AIRFLOW_CONN_PLATFORM_KIT_EXPORT_KEY"):
-            env.setenv(name, twin.airflow_env[name])
-        argv = ["export", "decrypt", summary["destination"], "--key-conn", "platform_kit_export_key"]
-        assert main([*argv, "--out", str(out)]) == 0
-    return run_id, summary, out
+    out = tmp_path_factory.mktemp(f"export-{mode}") / "restore"
+    _decrypt_with_the_cli(twin, summary["destination"], out)
+    return mode, run_id, summary, out, posted
 
 
 def test_export_round_trips_every_field_into_a_fresh_airflow_and_logs_no_secret(
-    twin, seeded: Content, exported
+    twin, seeded: Content, exported, fresh_airflow_db
 ):
-    run_id, summary, out = exported
+    mode, run_id, summary, out, _ = exported
+    assert summary["mode"] == mode
     assert summary["encryption"].startswith("AES-256-GCM")
     assert summary["variables"] >= 200 and summary["connections"] >= 50
-    assert summary["destination"].startswith(f"s3://{BUCKET}/e2e-export-")
-    # Documented limit: Airflow resolves reads through env vars first, server side too, so a stored
-    # variable that an env var shadows is exported with the override's value, and listed.
-    assert SHADOWED_KEY in summary["shadowed_by_env_var"]["names"]
+    assert summary["destination"].startswith(f"s3://{BUCKET}/e2e-export-{mode}-")
 
-    db_name = f"pk_export_restore_{uuid.uuid4().hex[:6]}"
-    target = AirflowDB(create_database(twin.metadb_dsn, db_name)).migrate()
-    try:
-        result = restore.import_with_cli(out, "fail", env=target.env)
-        assert result["variables"] == summary["variables"]
-        restored = target.dump()
-    finally:
-        drop_database(twin.metadb_dsn, db_name)
+    target = fresh_airflow_db()
+    result = restore.import_with_cli(out, "fail", env=target.env)
+    assert result["variables"] == summary["variables"]
+    restored = target.dump()
 
     mine = Content(
         variables={k: restored.variables.get(k) for k in seeded.variables if k in restored.variables},
         connections={k: restored.connections[k] for k in seeded.connections if k in restored.connections},
     )
+    # Airflow resolves reads through env vars first, server side too, so the sdk mode exports a stored
+    # variable that an env var shadows with the override's value, and lists it (a documented limit).
+    # The db mode reads the stored row.
     shadowed = mine.variables.pop(SHADOWED_KEY)
-    assert shadowed["value"] == twin.airflow_env["AIRFLOW_VAR_PLATFORM_KIT_BACKUP_URL"]
+    if mode == "sdk":
+        assert SHADOWED_KEY in summary["shadowed_by_env_var"]["names"]
+        assert shadowed["value"] == twin.airflow_env["AIRFLOW_VAR_PLATFORM_KIT_BACKUP_URL"]
+    else:
+        assert "shadowed_by_env_var" not in summary
+        assert shadowed == seeded.variables[SHADOWED_KEY]
+        assert summary["decrypt_seconds"] >= 0  # the rows were Fernet tokens, decrypted in the child
     expected = Content(
         variables={k: v for k, v in seeded.variables.items() if k != SHADOWED_KEY},
         connections=seeded.connections,
@@ -142,6 +177,17 @@ def test_export_round_trips_every_field_into_a_fresh_airflow_and_logs_no_secret(
     leaked += [m for m in _markers(seeded) if m in logs]
     assert leaked == []
     assert "pkS3cret" not in json.dumps(summary)
+
+
+def test_the_summary_goes_to_slack_only_when_slack_conn_id_is_set(exported):
+    mode, _, summary, _, posted = exported
+    texts = [json.dumps(message) for message in posted]
+    mine = [t for t in texts if "Variable and connection export" in t]
+    if mode == "db":  # triggered with slack_conn_id=slack_default
+        assert len(mine) == 1, texts
+        assert summary["sha256"] in mine[0] and "pkS3cret" not in mine[0]
+    else:
+        assert mine == []
 
 
 def _markers(content: Content) -> list[str]:
@@ -175,7 +221,7 @@ def test_plaintext_export_needs_the_param_and_says_so(twin):
             "is not a base64-encoded 32-byte key",
         ),
         (
-            {"api_conn_id": "pk_e2e_bad_login"},
+            {"mode": "sdk", "api_conn_id": "pk_e2e_bad_login"},
             {
                 "connection_id": "pk_e2e_bad_login",
                 "conn_type": "http",
@@ -186,7 +232,7 @@ def test_plaintext_export_needs_the_param_and_says_so(twin):
             "rejected the service-account credentials of connection 'pk_e2e_bad_login'",
         ),
         (
-            {"api_conn_id": "pk_e2e_dead_api"},
+            {"mode": "sdk", "api_conn_id": "pk_e2e_dead_api"},
             {
                 "connection_id": "pk_e2e_dead_api",
                 "conn_type": "http",
@@ -196,8 +242,20 @@ def test_plaintext_export_needs_the_param_and_says_so(twin):
             },
             "cannot reach the Airflow API at http://127.0.0.1:9",
         ),
+        (
+            {"metadb_conn_id": "pk_e2e_missing_metadb"},
+            None,
+            "connection 'pk_e2e_missing_metadb' (metadata DB for export mode db) not found: create it",
+        ),
     ],
-    ids=["unknown-scheme", "missing-key-connection", "bad-key", "wrong-service-account", "unreachable-api"],
+    ids=[
+        "unknown-scheme",
+        "missing-key-connection",
+        "bad-key",
+        "wrong-service-account",
+        "unreachable-api",
+        "missing-metadb-connection",
+    ],
 )
 def test_bad_input_fails_in_one_line_and_uploads_nothing(twin, conf, connection, expected):
     prefix = f"e2e-export-bad-{uuid.uuid4().hex[:8]}"
@@ -214,10 +272,93 @@ def test_bad_input_fails_in_one_line_and_uploads_nothing(twin, conf, connection,
     assert _objects(twin, prefix) == []
 
 
+@pytest.fixture
+def garbled_variable(twin):
+    """A variable whose stored value is not a token of the twin's Fernet key (removed afterwards)."""
+    import psycopg
+
+    key = f"pk_e2e_garbled_{uuid.uuid4().hex[:6]}"
+    token = "gAAAAABinvalid-token-pkS3cretGarbled"
+    with psycopg.connect(twin.metadb_dsn, autocommit=True) as conn:
+        row_id = conn.execute(
+            "INSERT INTO variable (key, val, is_encrypted) VALUES (%s, %s, true) RETURNING id", (key, token)
+        ).fetchone()[0]
+    yield key, row_id
+    with psycopg.connect(twin.metadb_dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM variable WHERE id = %s", (row_id,))
+
+
+def test_db_mode_names_a_row_it_cannot_decrypt_and_uploads_nothing(twin, garbled_variable):
+    key, row_id = garbled_variable
+    prefix = f"e2e-export-garbled-{uuid.uuid4().hex[:8]}"
+    run_id, run = _run(twin, {"destination": f"s3://{BUCKET}/{prefix}", "mode": "db"})
+    assert run["state"] == "failed"
+    log = twin.task_log(DAG_ID, run_id, "export")
+    assert f"variable '{key}' (id {row_id})" in log
+    assert "cannot be decrypted with [core] fernet_key" in log and "nothing was exported" in log
+    assert "pkS3cretGarbled" not in log
+    assert _objects(twin, prefix) == []
+
+
+#: What docs/export.md tells an operator to set for `platform-kit export create` in a plain shell.
+README_VARIABLES = (
+    "AIRFLOW_CONN_AIRFLOW_METADB",
+    "AIRFLOW_CONN_PLATFORM_KIT_EXPORT_KEY",
+    "AIRFLOW_CONN_AWS_DEFAULT",
+    "AIRFLOW__CORE__FERNET_KEY",
+)
+
+
+def test_export_create_from_a_plain_shell_exports_the_stored_rows(twin, seeded: Content, tmp_path):
+    shell = plain_shell(tmp_path)
+    url = f"s3://{BUCKET}/e2e-export-cli-{uuid.uuid4().hex[:8]}"
+    result = shell.run(
+        "export", "create", "--to", url, "--json", env={n: twin.airflow_env[n] for n in README_VARIABLES}
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert summary["mode"] == "db" and summary["encryption"].startswith("AES-256-GCM")
+    assert summary["variables"] >= 200 and summary["connections"] >= 50
+    assert summary["destination"].startswith(f"{url}/") and summary["manifest"].endswith("/manifest.json")
+    assert re.search(r"read \d+ variables and \d+ connections", result.stderr), result.stderr[-2000:]
+    leaked = [s[:12] for s in seeded.secrets() if s in result.stdout + result.stderr]
+    assert leaked == [] and "pkS3cret" not in result.stdout + result.stderr
+    shell.assert_no_side_effects()
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AIRFLOW_CONN_AWS_DEFAULT", twin.airflow_env["AIRFLOW_CONN_AWS_DEFAULT"])
+        artifact, manifest = download(summary["destination"])
+    key = crypto.parse_key(json.loads(twin.airflow_env["AIRFLOW_CONN_PLATFORM_KIT_EXPORT_KEY"])["password"])
+    document = parse_bundle(crypto.decrypt(artifact, key))
+    assert manifest["counts"] == {"variables": summary["variables"], "connections": summary["connections"]}
+    assert document["source"]["mode"] == "db"
+    exported = Content(
+        variables={
+            k: {"value": v, "description": None} if isinstance(v, str) else v
+            for k, v in document["variables"].items()
+            if k in seeded.variables
+        },
+        connections={k: c for k, c in document["connections"].items() if k in seeded.connections},
+    )
+    assert differences(seeded, exported) == []  # the shadowed variable included: the stored row
+
+
+def test_export_create_without_the_fernet_key_fails_in_one_line_and_uploads_nothing(twin, seeded, tmp_path):
+    shell = plain_shell(tmp_path)
+    prefix = f"e2e-export-cli-nokey-{uuid.uuid4().hex[:8]}"
+    env = {n: twin.airflow_env[n] for n in README_VARIABLES if n != "AIRFLOW__CORE__FERNET_KEY"}
+    line = one_error_line(shell.run("export", "create", "--to", f"s3://{BUCKET}/{prefix}", env=env))
+    assert re.search(r"\d+ stored values are Fernet-encrypted but \[core\] fernet_key is empty", line), line
+    assert "AIRFLOW__CORE__FERNET_KEY" in line and "mode=sdk" in line
+    assert _objects(twin, prefix) == []
+    shell.assert_no_side_effects()
+
+
+@pytest.mark.parametrize("exported", ["db"], indirect=True)
 def test_platform_kit_import_via_rest_skips_or_overwrites_existing(
     twin, seeded: Content, exported, monkeypatch
 ):
-    _, _, out = exported
+    _, _, _, out, _ = exported
     gone = sorted(seeded.variables)[:3]
     changed_var = sorted(seeded.variables)[3]
     changed_conn = sorted(seeded.connections)[0]

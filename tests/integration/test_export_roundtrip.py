@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -15,23 +16,17 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
-from export_airflow import AIRFLOW_BIN, AirflowDB, Content, create_database, differences, make_content
+from export_airflow import AirflowDB, Content, create_database, differences, make_content
 
+from platform_kit import version_compat
 from platform_kit.cli import main
+from platform_kit.dburl import sqlalchemy_url, url_from_dsn
 from platform_kit.exceptions import ExportError
 from platform_kit.export import crypto, restore
-from platform_kit.export.collect import collect_connections, collect_variables, collect_via_cli
-from platform_kit.export.format import ExportContent, build_bundle
-from platform_kit.version_compat import variables_export_round_trips
+from platform_kit.export.collect import collect_connections, collect_from_db, collect_variables
+from platform_kit.export.format import ExportContent, build_bundle, parse_bundle, write_import_files
 
 pytestmark = pytest.mark.integration
-
-
-def _is_json_string(text: str) -> bool:
-    try:
-        return isinstance(json.loads(text), str)
-    except ValueError:
-        return False
 
 
 @pytest.fixture
@@ -120,84 +115,142 @@ def test_platform_kit_import_honours_on_existing(tmp_path, fresh_db):
     assert differences(content, target.dump()) == []
 
 
-@pytest.mark.matrix  # the export and import formats of this minor's `airflow` CLI
-def test_cli_mode_reads_the_metadata_db_through_the_url_override(tmp_path, fresh_db, pg, monkeypatch):
-    content = make_content(40, 14)
-    # What older minors' `airflow variables import` gets wrong unless the kit spells it out: JSON lists
-    # (3.1 refuses a file with one, or unwraps a one-item list) and an empty value with a description
-    # (before 3.3 the import stores the whole envelope as the value).
+def _db_mode_environment(monkeypatch, source: AirflowDB, fernet_key: str | None) -> None:
+    """A worker's environment: its Fernet key (or none), and the sentinel URL a task sees."""
+    if fernet_key is None:
+        monkeypatch.delenv("AIRFLOW__CORE__FERNET_KEY", raising=False)
+    else:
+        monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", fernet_key)
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "airflow-db-not-allowed:///")
+    monkeypatch.setenv("AIRFLOW_HOME", str(source.home))
+
+
+def _stored_encrypted(db: AirflowDB) -> tuple[int, int]:
+    """How many variable values and connection passwords the DB holds Fernet-encrypted."""
+    import psycopg
+
+    with psycopg.connect(db.dsn) as conn:
+        variables = conn.execute("SELECT count(*) FROM variable WHERE is_encrypted").fetchone()[0]
+        passwords = conn.execute("SELECT count(*) FROM connection WHERE is_encrypted").fetchone()[0]
+    return variables, passwords
+
+
+@pytest.mark.matrix  # this minor's tables, Fernet helper and masker, and its import of the result
+def test_db_mode_exports_the_stored_rows_in_the_sdk_format_and_they_import_back(
+    tmp_path, fresh_db, monkeypatch
+):
+    content = make_content(60, 21)
+    # Values older minors' CLI round trip got wrong (a JSON list, an empty value with a description):
+    # the db mode reads the stored strings, so they come back exactly.
     content.variables["pk_list_two"] = {"value": "[1, 2]", "description": None}
     content.variables["pk_list_one"] = {"value": '["only"]', "description": None}
     content.variables["pk_empty_described"] = {"value": "", "description": "empty on purpose"}
     source = fresh_db()
     source.load(content)
-    # The worker's own environment: its Fernet key, and the sentinel URL a task sees.
-    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", source.fernet_key)
-    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "airflow-db-not-allowed:///")
-    monkeypatch.setenv("AIRFLOW_HOME", str(source.home))
-    parts = urlsplit(source.dsn)
-    metadb = SimpleNamespace(
-        conn_type="postgres",
-        login=parts.username,
-        password=parts.password,
-        host=parts.hostname,
-        port=parts.port,
-        schema=parts.path.lstrip("/"),
-        extra=None,
-    )
-    exported = collect_via_cli(metadb, "airflow_metadb", airflow_bin=AIRFLOW_BIN)
-    assert set(exported.variables) == set(content.variables)
-    assert exported.connections.keys() == content.connections.keys()
+    assert _stored_encrypted(source) == (len(content.variables), 19)  # values are Fernet tokens at rest
+    _db_mode_environment(monkeypatch, source, source.fernet_key)
+    progress: list[str] = []
+
+    exported = collect_from_db(url_from_dsn(source.dsn), source="the test DB", output=progress.append)
+
+    # One format: exactly what the sdk mode builds from the same entries, byte for byte.
+    expected = _collect_like_the_task(content)
+    assert exported.variables == expected.variables
+    assert exported.connections == expected.connections
+    assert exported.skipped == [] and exported.shadowed == []
+    assert exported.timings["read_rows_seconds"] >= 0 and exported.timings["decrypt_seconds"] >= 0
+    read_line = f"read {len(content.variables)} variables and 21 connections"
+    assert any(read_line in line for line in progress), progress
+    shown = "\n".join(progress)
+    assert [s for s in content.secrets() if s in shown] == [] and "pkS3cret" not in shown
+    # Nothing was registered with this process's secrets masker (that registration is the quadratic
+    # cost the db mode avoids; values are never logged, so it buys nothing).
+    monkeypatch.undo()  # this process's own Airflow settings again (the sentinel URL cannot be imported)
+    assert [s for s in content.secrets() if version_compat.redact(s) != s] == []
 
     out = tmp_path / "restore"
-    from platform_kit.export.format import parse_bundle, write_import_files
-
-    write_import_files(parse_bundle(build_bundle(exported, created_at="t", source={"mode": "cli"})), out)
+    write_import_files(parse_bundle(build_bundle(exported, created_at="t", source={"mode": "db"})), out)
     target = fresh_db()
-    result = restore.import_with_cli(out, "overwrite", env=target.env)
+    result = restore.import_with_cli(out, "fail", env=target.env)
     assert result["variables"] == len(content.variables)
-    restored = target.dump()
-
-    assert (
-        differences(Content(connections=content.connections), Content(connections=restored.connections)) == []
-    )
-    # The documented cli-mode trade-offs (they are the CLI's own): JSON values come back equal as JSON,
-    # not byte for byte, and an empty description comes back as none.
-    reindented = 0
-    for key, want in content.variables.items():
-        got = restored.variables[key]
-        assert (got["description"] or None) == (want["description"] or None), key
-        if got["value"] != want["value"]:
-            if not variables_export_round_trips() and _is_json_string(want["value"]):
-                # Before 3.3.2 the CLI's export writes a JSON string value unquoted (docs/export.md).
-                assert got["value"] == json.loads(want["value"]), key
-                continue
-            assert json.loads(got["value"]) == json.loads(want["value"]), key
-            reindented += 1
-    assert reindented > 0
-    assert restored.variables["pk_empty_described"] == {"value": "", "description": "empty on purpose"}
-    assert json.loads(restored.variables["pk_list_one"]["value"]) == ["only"]
+    assert differences(content, target.dump()) == []
 
 
-@pytest.mark.matrix  # how this minor's `airflow` CLI reports a refused DB login
-def test_wrong_metadb_password_fails_in_one_line_without_leaking_it(fresh_db, monkeypatch):
+@pytest.mark.matrix  # this minor's Fernet helper, with a rotation's key list
+def test_db_mode_names_each_row_it_cannot_decrypt_and_exports_nothing(fresh_db, monkeypatch):
     source = fresh_db()
-    monkeypatch.setenv("AIRFLOW_HOME", str(source.home))
+    source.load(make_content(5, 3))
+    # Two rows written under another Fernet key (a key dropped from a rotation too early).
+    stranger = AirflowDB(
+        source.dsn, fernet_key="Tq6bNPXOu0Z1c5t2ZQ2h3aOQ9hXvUe3wQm5a8b1dJ0E=", home=source.home
+    )
+    foreign = make_content(1, 1, seed=99)
+    foreign.variables = {"pk_foreign_var": next(iter(foreign.variables.values()))}
+    foreign.connections = {"pk_foreign_conn": next(iter(foreign.connections.values()))}
+    stranger.load(foreign)
+    _db_mode_environment(monkeypatch, source, source.fernet_key)
+
+    with pytest.raises(ExportError) as caught:
+        collect_from_db(url_from_dsn(source.dsn), source="the test DB", output=lambda _: None)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "cannot be decrypted with [core] fernet_key" in message
+    assert re.search(r"variable 'pk_foreign_var' \(id \d+\)", message), message
+    assert re.search(r"connection 'pk_foreign_conn' \(id \d+\) password", message), message
+    assert "nothing was exported" in message
+    assert "pkS3cret" not in message
+
+    # With both keys (how a rotation is configured: new,old) every row decrypts.
+    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", f"{source.fernet_key},{stranger.fernet_key}")
+    exported = collect_from_db(url_from_dsn(source.dsn), source="the test DB", output=lambda _: None)
+    assert {"pk_foreign_var"} <= set(exported.variables) and "pk_foreign_conn" in exported.connections
+    assert (
+        exported.connections["pk_foreign_conn"]["password"]
+        == foreign.connections["pk_foreign_conn"]["password"]
+    )
+
+
+def test_db_mode_without_the_fernet_key_fails_in_one_line_naming_the_fix(fresh_db, monkeypatch):
+    source = fresh_db()
+    source.load(make_content(4, 2))
+    _db_mode_environment(monkeypatch, source, None)
+    with pytest.raises(ExportError) as caught:
+        collect_from_db(url_from_dsn(source.dsn), source="the test DB", output=lambda _: None)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "are Fernet-encrypted but [core] fernet_key is empty" in message
+    assert "AIRFLOW__CORE__FERNET_KEY" in message and "mode=sdk" in message
+
+
+def test_db_mode_reads_a_db_written_without_a_fernet_key_without_one(fresh_db, monkeypatch):
+    content = make_content(6, 3)
+    source = fresh_db()
+    AirflowDB(source.dsn, fernet_key="", home=source.home).load(content)  # Airflow stores plaintext then
+    assert _stored_encrypted(source) == (0, 0)
+    _db_mode_environment(monkeypatch, source, None)
+    exported = collect_from_db(url_from_dsn(source.dsn), source="the test DB", output=lambda _: None)
+    assert exported.variables == _collect_like_the_task(content).variables
+
+
+def test_db_mode_with_a_wrong_password_fails_in_one_line_without_leaking_it(fresh_db, monkeypatch):
+    source = fresh_db()
+    _db_mode_environment(monkeypatch, source, source.fernet_key)
     parts = urlsplit(source.dsn)
-    metadb = SimpleNamespace(
-        conn_type="postgres",
-        login=parts.username,
-        password="wrong-pass:@/%#",
+    url = sqlalchemy_url(
         host=parts.hostname,
         port=parts.port,
-        schema="postgres",
-        extra=None,
+        login=parts.username,
+        password="wrong-pass:@/%#",
+        schema=parts.path.lstrip("/"),
     )
-    with pytest.raises(ExportError) as exc:
-        collect_via_cli(metadb, "airflow_metadb", airflow_bin=AIRFLOW_BIN)
-    message = str(exc.value)
-    assert "\n" not in message and "airflow variables export" in message
-    assert "wrong-pass" not in message
+    progress: list[str] = []
+    with pytest.raises(ExportError) as caught:
+        collect_from_db(url, source="connection 'airflow_metadb'", output=progress.append)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("export mode db: cannot read Airflow's variable and connection tables")
+    assert "connection 'airflow_metadb'" in message
+    assert "wrong-pass" not in message and "wrong-pass" not in "\n".join(progress)
 
 
 # --- nothing lost, nothing half-done (issue 15) ------------------------------------------------------------

@@ -15,11 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from platform_kit.cli import main
-from platform_kit.exceptions import ConnectionLookupError, ExportError
+from platform_kit.exceptions import ConfigurationError, ConnectionLookupError, ExportError
 from platform_kit.export import crypto
 from platform_kit.export.api import AirflowApi, base_url_from_connection
 from platform_kit.export.collect import collect_connections, collect_variables
-from platform_kit.export.engine import ExportRequest, run_export, title_for
+from platform_kit.export.engine import ExportRequest, check_mode, run_export, title_for
 from platform_kit.export.format import ExportContent, parse_bundle
 from platform_kit.export.keys import key_from_connection
 
@@ -95,6 +95,33 @@ def test_plaintext_and_dry_run_are_spelled_out():
     assert destination.calls == ["check", "retention(dry_run=True)"]
     assert summary["encryption"].startswith("PLAINTEXT")
     assert title_for(summary) == "Variable and connection export (PLAINTEXT, dry run)"
+
+
+def test_modes_are_db_and_sdk_and_the_retired_cli_mode_names_its_replacement():
+    assert check_mode("db") == "db" and check_mode("sdk") == "sdk"
+    with pytest.raises(ConfigurationError, match=r"mode 'cli' was replaced by mode 'db'.*use mode=db"):
+        check_mode("cli")
+    with pytest.raises(ConfigurationError, match="unknown export mode 'fast'; use one of db, sdk"):
+        check_mode("fast")
+
+
+def test_export_create_needs_a_destination_and_offers_the_dags_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["export", "create"])
+    assert "--to" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["export", "create", "--help"])
+    usage = capsys.readouterr().out
+    for option in (
+        "--key-conn",
+        "--plaintext",
+        "--conn-id",
+        "--dsn",
+        "--keep-daily",
+        "--dry-run",
+        "--slack-conn-id",
+    ):
+        assert option in usage, option
 
 
 def test_gone_entries_are_skipped_flaky_reads_retried_and_unreadable_ones_fail(monkeypatch):

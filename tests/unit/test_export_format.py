@@ -14,7 +14,6 @@ from platform_kit.export.format import (
     connection_entry,
     parse_bundle,
     split_variable_entry,
-    stored_variable_entry,
     variable_entry,
     write_import_files,
 )
@@ -117,17 +116,6 @@ def test_variable_entries_round_trip_through_the_import_rules(value, description
 def test_cli_style_json_entries_are_read_as_airflow_stores_them():
     assert split_variable_entry({"value": {"a": 1}, "description": "d"}) == ('{\n  "a": 1\n}', "d")
     assert split_variable_entry(3) == ("3", None)
-
-
-def test_cli_mode_values_become_the_strings_every_minor_imports_alike():
-    # `airflow variables export` decodes JSON; the bundle spells each value as the string it is stored as
-    # (Airflow 3.1's `variables import` would refuse a list value, or unwrap a one-item list).
-    assert stored_variable_entry(["only"]) == '[\n  "only"\n]'
-    assert stored_variable_entry({"value": [1, 2], "description": "d"}) == {
-        "value": "[\n  1,\n  2\n]",
-        "description": "d",
-    }
-    assert stored_variable_entry("kept as is") == "kept as is"
 
 
 class _Conn:

@@ -25,7 +25,7 @@ MAINTENANCE_DAGS = (
 OPTIONAL_TEXT = {
     "platform_kit_log_cleanup": {"max_size", "slack_conn_id"},
     "platform_kit_metadb_backup": {"destination", "restore_test_conn_id", "slack_conn_id"},
-    "platform_kit_export": {"destination"},
+    "platform_kit_export": {"destination", "slack_conn_id"},
     "platform_kit_metadb_cleanup": {"export_url", "slack_conn_id"},
 }
 

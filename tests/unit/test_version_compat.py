@@ -209,14 +209,10 @@ def test_api_server_internals_of_the_platform_page_have_the_shape_it_uses():
     assert {"metadatabase", "scheduler", "triggerer", "dag_processor"} <= set(health)
 
 
-def test_the_cli_export_flag_matches_this_airflow_s_variables_export():
-    """``variables_export_round_trips`` must say what this minor's ``airflow variables export`` does: from
-    3.3.2 it keeps a JSON-string value as stored and wraps a value with a ``"value"`` key in an envelope."""
-    import inspect
-
-    from airflow.cli.commands import variable_command
-
-    source = inspect.getsource(variable_command.variables_export)
-    keeps_strings = "isinstance(val, str)" in source
-    wraps_envelope_like = '"value" in val' in source
-    assert version_compat.variables_export_round_trips() is (keeps_strings and wraps_envelope_like)
+def test_export_db_mode_internals_have_the_shape_the_reader_uses():
+    fernet = version_compat.airflow_fernet()
+    assert isinstance(fernet.is_encrypted, bool) and callable(fernet.decrypt)
+    variable, connection = version_compat.variable_and_connection_tables()
+    assert (variable.name, connection.name) == ("variable", "connection")
+    assert set(version_compat.VARIABLE_COLUMNS) <= set(variable.c.keys())
+    assert set(version_compat.CONNECTION_COLUMNS) <= set(connection.c.keys())

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any, TextIO
 
 from platform_kit.backup.engine import DumpOptions, create_backup, describe_fernet, main_table_counts
 from platform_kit.backup.source import PgTarget, target_from_connection, target_from_dsn
+from platform_kit.cli import print_result
 from platform_kit.defaults import (
     AWS_CONN_ID,
     BACKUP_COMPRESS_LEVEL,
@@ -129,13 +129,7 @@ def _store(args: argparse.Namespace, url: str):
 
 
 def _print(args: argparse.Namespace, out: TextIO, title: str, data: Any) -> None:
-    if args.json:
-        json.dump(data, out, indent=2, default=str)
-        out.write("\n")
-    else:
-        from platform_kit.summary import format_summary
-
-        print(format_summary(title, data), file=out)
+    print_result(out, title, data, as_json=args.json)
 
 
 def _target(conn_id: str | None, dsn: str | None) -> PgTarget | None:

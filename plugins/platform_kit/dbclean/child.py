@@ -1,7 +1,7 @@
 """Child-process side of the DB cleanup: runs core's ``airflow db clean`` engine and reports per table.
 
 Started by :class:`~platform_kit.dbclean.launcher.ChildLauncher` as ``python -m platform_kit.dbclean.child
-RESULT_PATH`` with
+RESULT_FD`` with
 a JSON request on stdin and ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` set to the real metadata DB. It is a
 separate interpreter on purpose: an Airflow 3 task process has its ORM blocked, and this process is where
 the documented opt-in URL override applies.
@@ -15,7 +15,7 @@ why a table failed:
 * a SQLAlchemy cursor hook counts the rows each ``DELETE`` removed, and on PostgreSQL reads
   ``pg_stat_xact_user_tables`` around it to see the rows foreign-key cascades removed from other tables.
 
-The result is written as JSON to ``RESULT_PATH``; human-readable progress goes to stdout.
+The result is written as JSON to the pipe ``RESULT_FD``; human-readable progress goes to stdout.
 """
 
 from __future__ import annotations

@@ -15,26 +15,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 
-from platform_kit.connections import POSTGRES_CONN_TYPES, get_connection
+from platform_kit.cli import add_metadb_arguments, metadb_url_from_args
 from platform_kit.dbclean.engine import clean_metadb
 from platform_kit.dbclean.options import ArchiveMode, CleanupOptions
 from platform_kit.dbclean.report import format_table_report
 from platform_kit.dbclean.tables import ALL_TABLES, SAFE_TABLES
-from platform_kit.dburl import url_from_connection, url_from_dsn
 from platform_kit.defaults import (
     AWS_CONN_ID,
     DB_CLEAN_BATCH_SIZE,
     DB_CLEAN_RETENTION_DAYS,
     GOOGLE_CONN_ID,
-    METADB_CONN_ID,
 )
 from platform_kit.exceptions import DbCleanupError
-
-DSN_ENV = "PLATFORM_KIT_METADB_DSN"
 
 
 def _csv_list(text: str) -> list[str]:
@@ -105,32 +100,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=GOOGLE_CONN_ID,
         help=f"connection for gs:// (default {GOOGLE_CONN_ID})",
     )
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument(
-        "--conn-id",
-        default=METADB_CONN_ID,
-        help=f"Airflow connection (conn type postgres) of the metadata DB (default {METADB_CONN_ID})",
-    )
-    source.add_argument(
-        "--dsn",
-        help=f"PostgreSQL URL of the metadata DB; visible in `ps`, prefer the {DSN_ENV} environment variable",
-    )
+    add_metadb_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout at the end")
     parser.set_defaults(handler=handle_clean)
 
 
-def _resolve_url(args: argparse.Namespace) -> str:
-    dsn = args.dsn or os.environ.get(DSN_ENV)
-    if dsn:
-        return url_from_dsn(dsn)
-    conn = get_connection(
-        args.conn_id, POSTGRES_CONN_TYPES, purpose=f"metadata DB; or set {DSN_ENV} to its URL"
-    )
-    return url_from_connection(conn)
-
-
 def handle_clean(args: argparse.Namespace) -> int:
-    url = _resolve_url(args)
+    url = metadb_url_from_args(args)
     options = CleanupOptions(
         retention_days=args.retention_days,
         tables=tuple(args.tables),

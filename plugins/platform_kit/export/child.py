@@ -1,13 +1,13 @@
 """Child-process side of ``export import --via cli``: every variable and connection in one transaction.
 
 Started by :class:`~platform_kit.dbclean.launcher.ChildLauncher` as ``python -m platform_kit.export.child
-RESULT_PATH`` in the operator's environment (its ``[database] sql_alchemy_conn`` and Fernet key decide
+RESULT_FD`` in the operator's environment (its ``[database] sql_alchemy_conn`` and Fernet key decide
 the target), with the checked files' content as a JSON request on stdin. ``airflow variables import`` and
 ``airflow connections import`` commit each file (connections: each row) separately, so a failure half-way
 leaves half an import behind; here nothing is committed unless everything was written.
 
 The result (counts, or ``conflicts`` for ``on_existing=fail``, or a one-line ``error``) goes to
-``RESULT_PATH`` as JSON.
+the pipe ``RESULT_FD`` as JSON.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""``platform-kit export``: generate a key, decrypt an export into import-ready files, restore them."""
+"""``platform-kit export``: create an export, generate a key, decrypt an export into import-ready files,
+restore them."""
 
 from __future__ import annotations
 
@@ -9,14 +10,29 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from platform_kit.defaults import API_CONN_ID
+from platform_kit.cli import (
+    add_metadb_arguments,
+    metadb_source_from_args,
+    metadb_url_from_args,
+    print_result,
+)
+from platform_kit.defaults import (
+    API_CONN_ID,
+    AWS_CONN_ID,
+    EXPORT_KEY_CONN_ID,
+    GOOGLE_CONN_ID,
+    KEEP_DAILY,
+    KEEP_MONTHLY,
+    KEEP_WEEKLY,
+)
 from platform_kit.exceptions import ConfigurationError, ExportError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``export generate-key|decrypt|import`` to the ``platform-kit`` parser."""
-    parser = subparsers.add_parser("export", help="variable/connection exports: decrypt and restore")
+    """Add ``export create|generate-key|decrypt|import`` to the ``platform-kit`` parser."""
+    parser = subparsers.add_parser("export", help="variable/connection exports: create, decrypt and restore")
     commands = parser.add_subparsers(dest="export_command", metavar="SUBCOMMAND", required=True)
+    _add_create(commands)
 
     gen = commands.add_parser("generate-key", help="print a new export key (put it in the key Connection)")
     gen.set_defaults(handler=_generate_key)
@@ -61,6 +77,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="--via rest: environment variable holding the password (with --api-url)",
     )
     imp.set_defaults(handler=_import)
+
+
+def _add_create(commands: argparse._SubParsersAction) -> None:
+    create = commands.add_parser(
+        "create",
+        help="export every variable and connection to s3://... or gs://... (the DAG's db mode)",
+        description="Read every variable and connection of the metadata DB, decrypt them with this "
+        "environment's [core] fernet_key (AIRFLOW__CORE__FERNET_KEY), encrypt the export with the export "
+        "key, upload it with a manifest and apply retention: the platform_kit_export DAG's engine and "
+        "summary, in db mode (the sdk mode needs a running task).",
+    )
+    create.add_argument("--to", required=True, metavar="URL", help="s3://bucket/prefix or gs://bucket/prefix")
+    key = create.add_mutually_exclusive_group()
+    key.add_argument(
+        "--key-conn",
+        metavar="CONN_ID",
+        help=f"Connection whose password is the export key (default {EXPORT_KEY_CONN_ID})",
+    )
+    key.add_argument("--key-env", metavar="NAME", help="environment variable holding the export key")
+    key.add_argument("--key-file", type=Path, metavar="PATH", help="file holding the export key")
+    key.add_argument("--plaintext", action="store_true", help="do not encrypt: a PLAINTEXT export")
+    add_metadb_arguments(create)
+    create.add_argument(
+        "--aws-conn-id", default=AWS_CONN_ID, help="Connection for s3:// (default %(default)s)"
+    )
+    create.add_argument(
+        "--google-conn-id", default=GOOGLE_CONN_ID, help="Connection for gs:// (default %(default)s)"
+    )
+    for period, default in (("daily", KEEP_DAILY), ("weekly", KEEP_WEEKLY), ("monthly", KEEP_MONTHLY)):
+        create.add_argument(
+            f"--keep-{period}",
+            type=int,
+            default=default,
+            metavar="N",
+            help=f"retention: newest export of each of the last N {period} periods (default {default})",
+        )
+    create.add_argument("--dry-run", action="store_true", help="collect and encrypt only: upload nothing")
+    create.add_argument(
+        "--slack-conn-id", metavar="CONN_ID", help="also post the summary to this Slack connection"
+    )
+    create.add_argument("--json", action="store_true", help="print the summary as JSON")
+    create.set_defaults(handler=_create)
 
 
 def _add_key_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -118,6 +176,47 @@ def _open_document(args: argparse.Namespace, location: str) -> dict[str, Any]:
             raise ConfigurationError(f"{location} is encrypted; pass --key-conn, --key-env or --key-file")
         data = crypto.decrypt(data, key)
     return parse_bundle(data)
+
+
+def _create(args: argparse.Namespace) -> int:
+    import sys
+
+    from platform_kit.export.collect import collect_from_db
+    from platform_kit.export.engine import export_to, title_for
+    from platform_kit.export.keys import key_from_connection
+    from platform_kit.summary import report
+
+    url = metadb_url_from_args(args)
+    if args.plaintext:
+        key = None
+        print(
+            "--plaintext: this export is PLAINTEXT; anyone who can read the destination reads every secret",
+            file=sys.stderr,
+        )
+    else:
+        key = _load_key(args) or key_from_connection(EXPORT_KEY_CONN_ID)
+    source = metadb_source_from_args(args)
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    summary = export_to(
+        args.to,
+        lambda: collect_from_db(url, source=source, output=progress),
+        mode="db",
+        key=key,
+        dry_run=args.dry_run,
+        keep_daily=args.keep_daily,
+        keep_weekly=args.keep_weekly,
+        keep_monthly=args.keep_monthly,
+        aws_conn_id=args.aws_conn_id,
+        google_conn_id=args.google_conn_id,
+    )
+    title = title_for(summary)
+    if args.slack_conn_id:
+        report(title, summary, slack_conn_id=args.slack_conn_id)
+    print_result(args.results, title, summary, as_json=args.json)
+    return 0
 
 
 def _generate_key(args: argparse.Namespace) -> int:

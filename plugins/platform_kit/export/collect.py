@@ -1,45 +1,31 @@
 """Read every variable and connection of the metadata DB, values included, in import format.
 
-Two ways, chosen by the DAG's ``mode`` Param:
+Two ways, chosen by the DAG's ``mode`` Param; both produce the same :class:`ExportContent`:
 
-``sdk`` (default, supported Airflow 3 interfaces): variable keys from ``Variable.keys()`` (3.3+; the REST
+``db`` (default): two ``SELECT`` statements through the dedicated metadata-DB Connection
+(``airflow_metadb``, as the backup and DB cleanup use) and Airflow's own Fernet helper, in a child process
+that alone holds the URL (:mod:`platform_kit.export.dbread`). Seconds at 10,000 variables; exports the
+stored rows exactly. Needs a network path from the worker to the DB and the Fernet key on the worker.
+
+``sdk`` (supported Airflow 3 interfaces only): variable keys from ``Variable.keys()`` (3.3+; the REST
 API's variable list before); connection ids from ``GET /api/v2/connections``; descriptions of both from
 the REST API (the execution API does not carry them); every value through the Task SDK's execution-API
 backend, the metadata-DB lookup that ``Variable.get()``/``Connection.get()`` end in on a worker (see
-``tasks.collect_with_sdk`` for why it is called directly). Works wherever a task runs; one execution-API
-round trip per key.
-
-``cli`` (opt-in): ``airflow variables export`` and ``airflow connections export`` in a subprocess whose
-``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` points at the metadata DB through the ``airflow_metadb``
-Connection. Faster (two queries), but it deliberately bypasses Airflow 3's task DB isolation, needs a
-network path from the worker to the DB plus the DB driver and the Fernet key on the worker, and inherits
-the CLI's fidelity (JSON values come back re-indented: the CLI decodes them, and the export stores them as
-the string import would write, see ``format.stored_variable_entry``).
+``tasks.collect_with_sdk`` for why it is called directly). Works wherever a task runs, with no DB access;
+one execution-API round trip per key, and the api-server pays Airflow's secrets-masker cost for every row
+(minutes at thousands).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
-import subprocess
-import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
-from platform_kit.dburl import secrets_of, url_from_connection
 from platform_kit.exceptions import ExportError
-from platform_kit.export.format import (
-    ConnectionLike,
-    ExportContent,
-    connection_entry,
-    stored_variable_entry,
-    variable_entry,
-)
-from platform_kit.utils import scrub
-from platform_kit.version_compat import variables_export_round_trips
+from platform_kit.export.format import ConnectionLike, ExportContent, connection_entry, variable_entry
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +39,7 @@ def env_shadowed(kind: str, name: str) -> bool:
     Airflow resolves every read through env vars and secrets backends before the metadata DB, the
     execution API on the server included, so for such an entry the export carries the override (when the
     API server has the same env, as in compose), not the stored row. The summary names these entries;
-    ``cli`` mode exports stored rows exactly.
+    ``db`` mode exports stored rows exactly.
     """
     prefix = "AIRFLOW_VAR_" if kind == "variable" else "AIRFLOW_CONN_"
     return f"{prefix}{name.upper()}" in os.environ
@@ -128,85 +114,47 @@ def collect_connections(
         content.connections[conn_id] = connection_entry(conn, descriptions[conn_id])
 
 
-def collect_via_cli(
-    metadb: ConnectionLike, conn_id: str, *, airflow_bin: str = "airflow", timeout: float = 900
-) -> ExportContent:
-    """Run ``airflow variables export`` / ``airflow connections export`` against the metadata DB.
+def collect_from_db(url: str, *, source: str, output: Callable[[str], None] = log.info) -> ExportContent:
+    """``db`` mode: every row of the metadata DB, decrypted with Airflow's Fernet key in a child process.
 
-    The CLI writes into a private temporary directory that is removed afterwards; its output never reaches
-    the task log (errors are reduced to their last line with the DB password blanked).
-
-    :param metadb: the postgres Connection to the metadata DB (``airflow_metadb``).
-    :param conn_id: its id, for error messages.
-    :param airflow_bin: the ``airflow`` executable.
+    :param url: SQLAlchemy URL of the metadata DB (:mod:`platform_kit.dburl`); only the child gets it.
+    :param source: names where the URL came from in errors, e.g. ``"connection 'airflow_metadb'"``.
+    :param output: receives the child's progress lines (counts only, scrubbed of the URL).
+    :raises ExportError: the DB cannot be read, the Fernet key is missing or wrong for some rows (named by
+        key and id), or the child died; nothing is returned, so nothing is uploaded.
     """
-    try:
-        url = url_from_connection(metadb)
-    except ValueError as exc:
-        raise ExportError(f"cli mode cannot reach the metadata DB through {conn_id!r}: {exc}") from exc
-    env = dict(os.environ)
-    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = url
-    env.pop("AIRFLOW__CORE__SQL_ALCHEMY_CONN", None)
-    secrets = secrets_of(url)
-    workdir = Path(tempfile.mkdtemp(prefix="platform-kit-export-"))
-    try:
-        variables_path = workdir / "variables.json"
-        connections_path = workdir / "connections.json"
-        _run_cli([airflow_bin, "variables", "export", str(variables_path)], env, secrets, timeout)
-        _run_cli(
-            [airflow_bin, "connections", "export", str(connections_path), "--file-format", "json"],
-            env,
-            secrets,
-            timeout,
-        )
-        variables = json.loads(variables_path.read_text(encoding="utf-8"))
-        connections = json.loads(connections_path.read_text(encoding="utf-8"))
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    if not variables_export_round_trips():
-        for key in sorted(
-            k for k, entry in variables.items() if isinstance(entry, dict) and "value" in entry
-        ):
-            variables[key] = _disambiguated(key, variables[key], airflow_bin, env, secrets, timeout)
-    return ExportContent(
-        variables={key: stored_variable_entry(entry) for key, entry in variables.items()},
-        connections=connections,
+    from types import SimpleNamespace
+
+    from platform_kit.dbclean.launcher import ChildLauncher
+
+    started = time.monotonic()
+    child = ChildLauncher(
+        url,
+        output,
+        module="platform_kit.export.dbread",
+        what="export reader process",
+        # Airflow's own warnings there (e.g. "empty cryptography key") would only repeat, less precisely,
+        # what the reader reports itself; its progress lines are plain prints and stay.
+        settings={"AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR"},
     )
-
-
-def _disambiguated(
-    key: str, entry: dict[str, Any], airflow_bin: str, env: dict[str, str], secrets: list[str], timeout: float
-) -> Any:
-    """``entry`` as import must read it, when this Airflow's export may have written a stored value that
-    looks like ``{"value": ..., "description": ...}`` bare: the stored string (``airflow variables get``)
-    tells whether the envelope is Airflow's or the value itself. One CLI start per such key (rare).
-    """
-    # Variable.get consults AIRFLOW_VAR_* before the metadata DB: drop them so the stored value answers.
-    stored_env = {k: v for k, v in env.items() if not k.startswith("AIRFLOW_VAR_")}
-    printed = _run_cli([airflow_bin, "variables", "get", key], stored_env, secrets, timeout)
-    stored = printed[:-1] if printed.endswith("\n") else printed  # `variables get` print()s the value
-    try:
-        whole_value = json.loads(stored) == entry
-    except ValueError:
-        whole_value = False
-    return variable_entry(stored, None) if whole_value else entry
-
-
-def _run_cli(argv: list[str], env: dict[str, str], secrets: list[str], timeout: float) -> str:
-    """Run one ``airflow`` command; its standard output. :raises ExportError: one line, secrets blanked."""
-    try:
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    except FileNotFoundError:
-        raise ExportError(
-            f"{argv[0]!r} not found on PATH; cli mode needs the Airflow CLI on the worker"
-        ) from None
-    except subprocess.TimeoutExpired:
-        raise ExportError(f"`{' '.join(argv[:3])}` timed out after {timeout:.0f}s") from None
-    if proc.returncode != 0:
-        lines = [line for line in (proc.stderr or proc.stdout or "").splitlines() if line.strip()]
-        last = lines[-1] if lines else f"exit code {proc.returncode}"
-        raise ExportError(f"`{' '.join(argv[:3])}` failed: {scrub(last, secrets)[:300]}")
-    return proc.stdout
+    result = child.run("read", source=source)
+    if result.get("error"):
+        raise ExportError(f"export mode db: {result['error']}")
+    content = ExportContent()
+    for key, value, description in result["variables"]:
+        if value is None:  # a NULL value: what the execution API reports as "not found" (sdk mode skips it)
+            content.skipped.append(key)
+            continue
+        content.variables[key] = variable_entry(value, description)
+    for fields in result["connections"]:
+        content.connections[fields["conn_id"]] = connection_entry(
+            SimpleNamespace(**fields), fields["description"]
+        )
+    content.timings = {
+        **result["timings"],
+        "reader_process_seconds": round(time.monotonic() - started, 2),
+    }
+    return content
 
 
 def summarise_names(names: list[str]) -> dict[str, Any]:

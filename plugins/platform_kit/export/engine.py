@@ -1,10 +1,11 @@
 """One export run, from collected content to an uploaded, manifest-committed artifact.
 
-Plain Python: the DAG's task and the benchmark call :func:`run_export` with a collector and a
-destination; nothing here imports Airflow. Order matters for "nothing partial": the destination and key
-are checked before anything is read, everything is read and sealed in memory, and only then is the
-artifact uploaded, followed by its manifest (the commit marker) and, last, retention. Each run writes a
-set of its own (a unique id, create-only writes), and retention never deletes it.
+Plain Python: the DAG's task and ``platform-kit export create`` call :func:`export_to` (a destination URL
+and a collector), which runs :func:`run_export`; nothing here imports Airflow. Order matters for "nothing
+partial": the destination and key are checked before anything is read, everything is read and sealed in
+memory, and only then is the artifact uploaded, followed by its manifest (the commit marker) and, last,
+retention. Each run writes a set of its own (a unique id, create-only writes), and retention never deletes
+it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from platform_kit.defaults import (
+    AWS_CONN_ID,
+    EXPORT_MODES,
+    GOOGLE_CONN_ID,
+    KEEP_DAILY,
+    KEEP_MONTHLY,
+    KEEP_WEEKLY,
+)
+from platform_kit.exceptions import ConfigurationError
 from platform_kit.export import crypto
 from platform_kit.export.collect import summarise_names
 from platform_kit.export.format import ExportContent, build_bundle
@@ -47,7 +57,7 @@ class Destination(Protocol):
 class ExportRequest:
     """What one run should do.
 
-    :param mode: ``sdk`` or ``cli`` (see :mod:`platform_kit.export.collect`), recorded in the manifest.
+    :param mode: ``db`` or ``sdk`` (see :mod:`platform_kit.export.collect`), recorded in the manifest.
     :param key: the 32-byte encryption key, or ``None`` for a PLAINTEXT export.
     :param dry_run: collect and seal, but upload and delete nothing.
     :param airflow_version: recorded in the manifest and the document.
@@ -135,6 +145,69 @@ def run_export(
     if content.shadowed:
         summary["shadowed_by_env_var"] = summarise_names(content.shadowed)
     return summary
+
+
+def check_mode(mode: str) -> str:
+    """``mode`` if it is one the export knows; otherwise a one-line error naming the choices."""
+    if mode in EXPORT_MODES:
+        return mode
+    if mode == "cli":
+        raise ConfigurationError(
+            "mode 'cli' was replaced by mode 'db': the same metadata-DB connection and Fernet key, the "
+            "stored rows exactly, without the airflow CLI; use mode=db"
+        )
+    raise ConfigurationError(f"unknown export mode {mode!r}; use one of {', '.join(EXPORT_MODES)}")
+
+
+def export_to(
+    url: str,
+    collect: Callable[[], ExportContent],
+    *,
+    mode: str,
+    key: bytes | None,
+    dry_run: bool = False,
+    retention_dry_run: bool = False,
+    keep_daily: int = KEEP_DAILY,
+    keep_weekly: int = KEEP_WEEKLY,
+    keep_monthly: int = KEEP_MONTHLY,
+    aws_conn_id: str = AWS_CONN_ID,
+    google_conn_id: str = GOOGLE_CONN_ID,
+) -> dict[str, Any]:
+    """One export to ``url`` with retention: what the DAG's task and ``platform-kit export create`` run.
+
+    :param url: ``s3://bucket/prefix`` or ``gs://bucket/prefix``; parsed (and an unknown scheme refused)
+        before anything is read.
+    :param collect: reads every variable and connection, e.g.
+        :func:`~platform_kit.export.collect.collect_from_db`.
+    :param mode: recorded in the manifest and summary.
+    :param key: the export key, or ``None`` for a PLAINTEXT export.
+    :param dry_run: collect and seal only: upload and delete nothing.
+    :param retention_dry_run: upload, but only report what retention would delete (see
+        :class:`ExportRequest`).
+    :param keep_daily: retention, as for backups (the newest verified export is always kept).
+    :param aws_conn_id: Connection for ``s3://`` destinations.
+    :param google_conn_id: Connection for ``gs://`` destinations.
+    :returns: the run summary (never a value).
+    """
+    from platform_kit.export.publish import open_destination
+    from platform_kit.version_compat import airflow_version_text
+
+    destination = open_destination(
+        url,
+        keep_daily=keep_daily,
+        keep_weekly=keep_weekly,
+        keep_monthly=keep_monthly,
+        aws_conn_id=aws_conn_id,
+        google_conn_id=google_conn_id,
+    )
+    request = ExportRequest(
+        mode=check_mode(mode),
+        key=key,
+        dry_run=dry_run,
+        airflow_version=airflow_version_text(),
+        retention_dry_run=retention_dry_run,
+    )
+    return run_export(request, collect, destination)
 
 
 def title_for(summary: Mapping[str, Any]) -> str:

@@ -84,8 +84,8 @@ def variable_entry(value: str, description: str | None) -> Any:
 def split_variable_entry(entry: Any) -> tuple[str, str | None]:
     """Inverse of :func:`variable_entry`, following ``airflow variables import``'s rules.
 
-    Non-string values (from a CLI-mode export) are JSON-encoded the way ``Variable.set(serialize_json=True)``
-    stores them.
+    Non-string values (from ``airflow variables export`` or a hand-made file) are JSON-encoded the way
+    ``Variable.set(serialize_json=True)`` stores them.
     """
     description = None
     if isinstance(entry, dict) and "value" in entry:
@@ -93,17 +93,6 @@ def split_variable_entry(entry: Any) -> tuple[str, str | None]:
     if isinstance(entry, str):
         return entry, description
     return json.dumps(entry, indent=2), description
-
-
-def stored_variable_entry(entry: Any) -> Any:
-    """``entry`` with its value as the string ``airflow variables import`` stores, description kept.
-
-    A cli-mode export (``airflow variables export`` decodes JSON values) or a hand-made file may hold
-    non-string values; import re-serialises those with ``json.dumps(indent=2)``, so this is the same stored
-    value, spelled as a string every Airflow minor imports alike (Airflow 3.1's import refuses a list value
-    of any length but one, and silently unwraps a one-item list).
-    """
-    return variable_entry(*split_variable_entry(entry))
 
 
 def connection_entry(conn: ConnectionLike, description: str | None) -> dict[str, Any]:

@@ -1,5 +1,9 @@
 """The export DAG's task: a thin adapter from Params and Airflow Connections to the plain-Python engine.
 
+``db`` mode (default) reads the metadata DB through ``metadb_conn_id`` in a child process
+(:func:`~platform_kit.export.collect.collect_from_db`); ``sdk`` mode reads through the Task SDK and the
+REST API (:func:`collect_with_sdk`).
+
 Runs inside a task (Task SDK available). Never logs or returns a value: the summary holds counts, sizes,
 hashes, names and URLs only.
 """
@@ -8,13 +12,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from platform_kit.adapters import fails_cleanly
 from platform_kit.connections import get_connection
-from platform_kit.exceptions import ExportError
-from platform_kit.export.collect import collect_connections, collect_variables, collect_via_cli
+from platform_kit.export.collect import collect_connections, collect_variables
 from platform_kit.export.format import ExportContent
 from platform_kit.maintenance import optional_text
 from platform_kit.settings import EXPORT_URL_VARIABLE
@@ -70,6 +73,25 @@ def collect_with_sdk(api_conn_id: str) -> ExportContent:
     return content
 
 
+def metadb_collector(
+    conn_id: str, *, output: Callable[[str], None] = log.info
+) -> Callable[[], ExportContent]:
+    """``db`` mode's collector: the URL from Connection ``conn_id``, registered with the masker (it is a
+    secret of this task, unlike the exported values, which are never registered or logged)."""
+    from platform_kit.dburl import metadb_url, secrets_of
+    from platform_kit.export.collect import collect_from_db
+    from platform_kit.version_compat import mask_secret
+
+    url = metadb_url(
+        conn_id,
+        purpose="metadata DB for export mode db",
+        hint="create it (conn type postgres, like the backup's) where the task runs, or run with mode=sdk",
+    )
+    for secret in secrets_of(url):
+        mask_secret(secret)
+    return lambda: collect_from_db(url, source=f"connection {conn_id!r}", output=output)
+
+
 @fails_cleanly
 def export_task(params: Mapping[str, Any], dag_run: Any = None) -> dict[str, Any]:
     """Run one export from the DAG's Params; returns the summary for XCom (no values).
@@ -77,48 +99,47 @@ def export_task(params: Mapping[str, Any], dag_run: Any = None) -> dict[str, Any
     A scheduled run's retention is a dry run until the DAG is confirmed (:mod:`platform_kit.confirmation`);
     the export itself is always uploaded.
     """
-    from importlib.metadata import version
-
     from platform_kit.confirmation import deletion_gate
-    from platform_kit.export.engine import ExportRequest, run_export, title_for
+    from platform_kit.export.engine import check_mode, export_to, title_for
     from platform_kit.export.keys import key_from_connection
-    from platform_kit.export.publish import open_destination
     from platform_kit.storage import resolve_destination
     from platform_kit.summary import report
 
-    mode = params["mode"]
-    if mode not in ("sdk", "cli"):
-        raise ExportError(f"unknown mode {mode!r}; use 'sdk' (default) or 'cli'")
-    destination = open_destination(
-        resolve_destination(optional_text(params, "destination"), EXPORT_URL_VARIABLE),
-        aws_conn_id=params["aws_conn_id"],
-        google_conn_id=params["google_conn_id"],
-        keep_daily=params["keep_daily"],
-        keep_weekly=params["keep_weekly"],
-        keep_monthly=params["keep_monthly"],
-    )
+    mode = check_mode(params["mode"])
+    url = resolve_destination(optional_text(params, "destination"), EXPORT_URL_VARIABLE)
     key = key_from_connection(params["key_conn_id"]) if params["encrypt"] else None
     if key is None:
         log.warning(
             "encrypt=false: this export is PLAINTEXT; anyone who can read the destination reads every secret"
         )
+    if mode == "db":
+        collect = metadb_collector(params["metadb_conn_id"])
+    else:
+        api_conn_id = params["api_conn_id"]
 
-    def collect() -> ExportContent:
-        if mode == "cli":
-            metadb_id = params["metadb_conn_id"]
-            return collect_via_cli(get_connection(metadb_id, purpose="metadata DB for cli mode"), metadb_id)
-        return collect_with_sdk(params["api_conn_id"])
+        def collect() -> ExportContent:
+            return collect_with_sdk(api_conn_id)
 
     # The whole run's dry_run is the person's choice; the gate only ever holds retention back.
     gate = deletion_gate(dag_run, requested_dry_run=bool(params["dry_run"]))
-    request = ExportRequest(
+    summary = export_to(
+        url,
+        collect,
         mode=mode,
         key=key,
         dry_run=params["dry_run"],
-        airflow_version=version("apache-airflow"),
         retention_dry_run=gate.held_back,
+        keep_daily=params["keep_daily"],
+        keep_weekly=params["keep_weekly"],
+        keep_monthly=params["keep_monthly"],
+        aws_conn_id=params["aws_conn_id"],
+        google_conn_id=params["google_conn_id"],
     )
-    summary = run_export(request, collect, destination)
-    summary = report(title_for(summary), {**gate.summary(), **summary}, logger=log)
+    summary = report(
+        title_for(summary),
+        {**gate.summary(), **summary},
+        slack_conn_id=optional_text(params, "slack_conn_id"),
+        logger=log,
+    )
     gate.record()
     return summary
