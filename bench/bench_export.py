@@ -348,10 +348,10 @@ def main() -> None:
         "(`on_db_load` -> `mask_secret`)."
     )
     import_note = (
-        "Import: `platform-kit export import` runs the same two `airflow ... import` commands after a "
-        "check that nothing exists yet (`--on-existing fail`: two list commands), so it costs the baseline "
-        "plus those checks. Both pay Airflow's per-row cost: one `Variable.set` (own session and commit) "
-        "per variable, one merge and commit per connection, and a `mask_secret` per connection password."
+        "Import: `platform-kit export import` (`--via cli`, the default) checks both files, then writes "
+        "every row through Airflow's models in one transaction in a child process (all or nothing, where "
+        "the CLI commits row by row). Both pay Airflow's per-row cost: `Variable.set` per variable and a "
+        "merge plus a `mask_secret` per connection password."
     )
     stamp = f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {os.cpu_count()} CPUs shared with other work"
     text = "\n".join(
