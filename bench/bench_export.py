@@ -244,7 +244,7 @@ def main() -> None:
         _import_only(args.import_only)
         return
 
-    from benchdocs import command_line, write_section
+    from benchdocs import command_line
     from twin.stack import start_twin  # isort: skip
 
     print("starting the twin...", flush=True)
