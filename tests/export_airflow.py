@@ -13,8 +13,11 @@ Not a test module (no ``test_`` prefix); ``tests/`` is on ``sys.path`` through i
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -160,6 +163,19 @@ with create_session() as session:
 """
 
 
+@functools.cache
+def _homes_root() -> Path:
+    """One temporary folder per test process for every :class:`AirflowDB` home, removed when it exits
+    (each home holds only Airflow's config and logs; the databases live in the test PostgreSQL)."""
+    root = Path(tempfile.mkdtemp(prefix="platform-kit-export-af-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
+
+
+def _new_home() -> Path:
+    return Path(tempfile.mkdtemp(dir=_homes_root()))
+
+
 @dataclass
 class AirflowDB:
     """A migrated Airflow metadata DB with its own AIRFLOW_HOME and Fernet key.
@@ -169,7 +185,7 @@ class AirflowDB:
 
     dsn: str
     fernet_key: str = "Xb1aJTKmv6ZZ6Rz0D0A8u3ZKHMnX2DqQ6jJzrA4nq2U="
-    home: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="platform-kit-export-af-")))
+    home: Path = field(default_factory=_new_home)
 
     @property
     def env(self) -> dict[str, str]:
