@@ -109,6 +109,22 @@ def metadb_url(conn_id: str, *, dsn: str | None = None, purpose: str = "metadata
     return url_from_connection(get_connection(conn_id, POSTGRES_CONN_TYPES, purpose=purpose, hint=hint))
 
 
+def task_metadb_url(conn_id: str, *, purpose: str = "metadata DB", hint: str = "") -> str:
+    """:func:`metadb_url` for a task: the URL and its password are registered with Airflow's secrets
+    masker first, so neither can reach the task log.
+
+    :param conn_id: the dedicated Connection (the DAG's ``metadb_conn_id`` Param).
+    :param purpose: what the DB is needed for, named when the Connection is missing.
+    :param hint: what to do when the Connection is missing, instead of the generic advice.
+    """
+    from platform_kit.version_compat import mask_secret
+
+    url = metadb_url(conn_id, purpose=purpose, hint=hint)
+    for secret in secrets_of(url):
+        mask_secret(secret)
+    return url
+
+
 def dsn_from_environment() -> str | None:
     """The URL in :data:`DSN_ENV`, if this shell set one."""
     return os.environ.get(DSN_ENV) or None

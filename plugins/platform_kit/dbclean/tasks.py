@@ -12,11 +12,10 @@ from dataclasses import replace
 from typing import Any
 
 from platform_kit.adapters import task_failures
-from platform_kit.connections import POSTGRES_CONN_TYPES, get_connection
 from platform_kit.dbclean.engine import clean_metadb
 from platform_kit.dbclean.options import ArchiveMode, CleanupOptions
 from platform_kit.dbclean.report import format_table_report
-from platform_kit.dburl import secrets_of, url_from_connection
+from platform_kit.dburl import task_metadb_url
 from platform_kit.exceptions import DbCleanupError
 from platform_kit.maintenance import optional_text
 from platform_kit.settings import BACKUP_URL_VARIABLE
@@ -76,14 +75,9 @@ def run_cleanup(params: Mapping[str, Any], dag_run: Any = None) -> dict[str, Any
     """
     from platform_kit.confirmation import deletion_gate
     from platform_kit.summary import report
-    from platform_kit.version_compat import mask_secret
 
     with task_failures():
-        url = url_from_connection(
-            get_connection(params["metadb_conn_id"], POSTGRES_CONN_TYPES, purpose="metadata DB")
-        )
-        for secret in secrets_of(url):
-            mask_secret(secret)
+        url = task_metadb_url(params["metadb_conn_id"])
 
         gate = deletion_gate(dag_run, requested_dry_run=bool(params.get("dry_run")))
         options = replace(options_from_params(params, export_url=_export_url(params)), dry_run=gate.dry_run)

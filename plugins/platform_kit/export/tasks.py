@@ -78,17 +78,14 @@ def metadb_collector(
 ) -> Callable[[], ExportContent]:
     """``db`` mode's collector: the URL from Connection ``conn_id``, registered with the masker (it is a
     secret of this task, unlike the exported values, which are never registered or logged)."""
-    from platform_kit.dburl import metadb_url, secrets_of
+    from platform_kit.dburl import task_metadb_url
     from platform_kit.export.collect import collect_from_db
-    from platform_kit.version_compat import mask_secret
 
-    url = metadb_url(
+    url = task_metadb_url(
         conn_id,
         purpose="metadata DB for export mode db",
         hint="create it (conn type postgres, like the backup's) where the task runs, or run with mode=sdk",
     )
-    for secret in secrets_of(url):
-        mask_secret(secret)
     return lambda: collect_from_db(url, source=f"connection {conn_id!r}", output=output)
 
 
